@@ -1,0 +1,148 @@
+"""cnncourse.metrics against scikit-learn's metric functions."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnncourse import metrics
+
+
+@st.composite
+def labelled(draw, scores=False):
+    """Random (y_true, y_pred or scores, num_classes) with every label < num_classes."""
+    # scikit-learn reads 2-column scores as a binary problem, so scores start at 3 classes.
+    c = draw(st.integers(3 if scores else 2, 12))
+    n = draw(st.integers(1, 200))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, c, n)
+    if scores:
+        # Continuous scores: ties have probability zero, so the ranking is unambiguous.
+        return y_true, rng.normal(size=(n, c)), c
+    # Mostly right, sometimes wrong, so every cell of the matrix gets exercised.
+    y_pred = np.where(rng.random(n) < 0.6, y_true, rng.integers(0, c, n))
+    return y_true, y_pred, c
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelled())
+def test_accuracy_matches_sklearn(case):
+    y_true, y_pred, _ = case
+    assert metrics.accuracy(y_true, y_pred) == pytest.approx(skm.accuracy_score(y_true, y_pred))
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelled(scores=True), st.integers(1, 12))
+def test_top_k_accuracy_matches_sklearn(case, k):
+    y_true, scores, c = case
+    k = min(k, c - 1)  # k = C is always 1.0 and scikit-learn warns about it
+    expected = skm.top_k_accuracy_score(y_true, scores, k=k, labels=np.arange(c))
+    assert metrics.top_k_accuracy(y_true, scores, k=k) == pytest.approx(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelled())
+def test_confusion_matrix_matches_sklearn(case):
+    y_true, y_pred, c = case
+    expected = skm.confusion_matrix(y_true, y_pred, labels=np.arange(c))
+    np.testing.assert_array_equal(metrics.confusion_matrix(y_true, y_pred, num_classes=c), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelled())
+def test_precision_recall_f1_match_sklearn(case):
+    y_true, y_pred, c = case
+    got = metrics.precision_recall_f1(y_true, y_pred, num_classes=c)
+    p, r, f, s = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=np.arange(c), zero_division=0
+    )
+    np.testing.assert_allclose(got["precision"], p)
+    np.testing.assert_allclose(got["recall"], r)
+    np.testing.assert_allclose(got["f1"], f)
+    np.testing.assert_array_equal(got["support"], s)
+
+
+def test_scores_are_argmaxed_and_torch_tensors_accepted():
+    y_true = torch.tensor([0, 1, 2, 2])
+    logits = torch.tensor([[3.0, 0.0, 0.0], [0.0, 2.0, 5.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.5]])
+    assert metrics.accuracy(y_true, logits) == 0.5
+    cm = metrics.confusion_matrix(y_true, logits)
+    np.testing.assert_array_equal(cm, [[1, 0, 0], [0, 0, 1], [1, 0, 1]])
+    assert metrics.top_k_accuracy(y_true, logits, k=1) == 0.5
+    assert metrics.top_k_accuracy(y_true, logits, k=2) == 1.0
+
+
+def test_num_classes_pads_unseen_classes():
+    cm = metrics.confusion_matrix([0, 1], [1, 1], num_classes=4)
+    assert cm.shape == (4, 4)
+    assert cm.sum() == 2
+    scores = metrics.precision_recall_f1([0, 1], [1, 1], num_classes=4)
+    np.testing.assert_array_equal(scores["support"], [1, 1, 0, 0])
+    np.testing.assert_allclose(scores["precision"], [0, 0.5, 0, 0])
+
+
+def test_most_confused_orders_off_diagonal_counts():
+    cm = np.array([[5, 3, 0], [1, 7, 3], [0, 2, 9]])
+    assert metrics.most_confused(cm, k=3) == [(0, 1, 3), (1, 2, 3), (2, 1, 2)]
+    assert metrics.most_confused(np.eye(3, dtype=int), k=2) == []
+
+
+def test_classification_report_lists_every_class():
+    text = metrics.classification_report([0, 1, 1, 2], [0, 1, 2, 2], class_names=["a", "b", "c"])
+    lines = text.splitlines()
+    assert len(lines) == 1 + 3 + 2
+    assert lines[1].split()[0] == "a" and lines[1].split()[1:4] == ["1.000", "1.000", "1.000"]
+    assert "0.750" in lines[4]  # accuracy 3/4
+
+
+def test_plot_confusion_matrix_writes_counts_and_rates():
+    cm = np.array([[3, 1], [0, 4]])
+    ax = metrics.plot_confusion_matrix(cm, class_names=["cat", "dog"])
+    assert [t.get_text() for t in ax.texts] == ["3", "1", "0", "4"]
+    assert ax.get_xlabel() == "predicted class" and ax.get_title() == "Confusion matrix"
+    ax2 = metrics.plot_confusion_matrix(cm, normalize=True)
+    assert [t.get_text() for t in ax2.texts] == ["0.75", "0.25", "0.00", "1.00"]
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: metrics.accuracy([0, 1], [0]), ValueError, "same number of samples"),
+        (lambda: metrics.accuracy([], []), ValueError, "y_true"),
+        (lambda: metrics.accuracy([0, -1], [0, 1]), ValueError, "y_true"),
+        (lambda: metrics.accuracy([0.5, 1], [0, 1]), TypeError, "y_true"),
+        (lambda: metrics.accuracy([[0, 1]], [0]), ValueError, "y_true"),
+        (lambda: metrics.top_k_accuracy([0, 1], np.zeros((2, 3)), k=4), ValueError, "k must"),
+        (lambda: metrics.top_k_accuracy([0, 1], np.zeros((2, 3)), k=0), ValueError, "k must"),
+        (lambda: metrics.top_k_accuracy([0, 5], np.zeros((2, 3)), k=1), ValueError, "y_true"),
+        (lambda: metrics.top_k_accuracy([0, 1], np.zeros(2), k=1), ValueError, "scores"),
+        (
+            lambda: metrics.confusion_matrix([0, 3], [0, 1], num_classes=2),
+            ValueError,
+            "num_classes",
+        ),
+        (
+            lambda: metrics.confusion_matrix([0, 1], [0, 1], num_classes=1.5),
+            TypeError,
+            "num_classes",
+        ),
+        (lambda: metrics.most_confused(np.zeros((2, 3))), ValueError, "cm must be square"),
+        (
+            lambda: metrics.plot_confusion_matrix(np.eye(2), class_names=["a"]),
+            ValueError,
+            "class_names",
+        ),
+    ],
+)
+def test_bad_input_names_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
