@@ -88,11 +88,12 @@ def corr2d(x, kernel) -> np.ndarray:
 
     Same contract as :func:`corr2d_naive`: ``x`` (H, W), ``kernel`` (kh, kw) ->
     (H - kh + 1, W - kw + 1). ``sliding_window_view`` exposes every kh x kw window as a view
-    (no copy) of shape (out_h, out_w, kh, kw); one ``tensordot`` does all the multiply-adds.
+    (no copy) of shape (out_h, out_w, kh, kw); one ``einsum`` multiplies each window by the
+    kernel and sums over the two window axes (``optimize=True`` lets numpy pick a BLAS path).
     """
     x, kernel = _check_2d(x, kernel)
     windows = sliding_window_view(x, kernel.shape)
-    return np.tensordot(windows, kernel, axes=((2, 3), (0, 1)))
+    return np.einsum("ijkl,kl->ij", windows, kernel, optimize=True)
 
 
 def _check_2d(x, kernel) -> tuple[np.ndarray, np.ndarray]:
@@ -223,13 +224,15 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
     win = _windows(xp, kh, kw, stride, dilation, out_h, out_w)
     dw = np.tensordot(grad_out, win, axes=((0, 2, 3), (0, 2, 3)))  # (O, C, kh, kw)
     db = grad_out.sum(axis=(0, 2, 3))
-    # For each kernel tap (a, b), every output pixel adds grad_out * w into one input pixel.
-    dxp = np.zeros(xp.shape, dtype=np.result_type(grad_out, weight, np.float64))
-    contrib = np.tensordot(grad_out, weight, axes=((1,), (0,)))  # (N, oh, ow, C, kh, kw)
+    # For each kernel tap (a, b), every output pixel adds grad_out . w[:, :, a, b] into one input
+    # pixel. Working channels-last turns each tap into one (N*oh*ow, O) @ (O, C) matrix product.
+    g_last = np.moveaxis(grad_out, 1, -1)  # (N, oh, ow, O)
+    dxp = np.zeros((n, xp.shape[2], xp.shape[3], c), dtype=np.result_type(grad_out, weight))
     for a in range(kh):
         for b in range(kw):
             rows = slice(a * dh, a * dh + sh * (out_h - 1) + 1, sh)
             cols = slice(b * dw_, b * dw_ + sw * (out_w - 1) + 1, sw)
-            dxp[:, :, rows, cols] += contrib[:, :, :, :, a, b].transpose(0, 3, 1, 2)
+            dxp[:, rows, cols, :] += g_last @ weight[:, :, a, b]
+    dxp = np.moveaxis(dxp, -1, 1)
     dx = dxp[:, :, ph : ph + h, pw : pw + w]
     return np.ascontiguousarray(dx), dw, db

@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh machine (Linux or macOS, Python 3.10+):
+#   make lab   -- set up .venv, then open JupyterLab on the course
+#   make test  -- set up .venv, then run every check
+# Set-up is idempotent: it reinstalls only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch is pinned here as well as in pyproject: installing it first, alone, makes pip take the
+# CPU wheel and never resolve a different build through another package.
+TORCH  := torch==2.13.0
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+export CNNCOURSE_PROFILE ?= quick
+
+.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book browser clean
+
+lab: setup-lab
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters
+
+test: setup-test lint unit notebooks
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.lab-installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[lab]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnncourse)"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.lab-installed
+	$(BIN)/pip install --quiet -e ".[lab,test]"
+	touch $@
+
+setup-lab: $(VENV)/.lab-installed
+setup-test: $(VENV)/.test-installed
+
+lint: setup-test
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+unit: setup-test
+	$(PYTEST) -n 2 tests
+
+notebooks: setup-test
+	$(PYTEST) -n 2 --dist loadfile $(NBVAL) chapters
+
+clean:
+	rm -rf $(VENV) _build .pytest_cache .hypothesis

@@ -1,0 +1,211 @@
+"""conv.py proven against numpy, scipy, torch.nn.functional.conv2d, autograd and finite differences."""
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnncourse import conv
+
+# ----------------------------------------------------------------------------- worked examples
+
+
+def test_convolve1d_worked_example():
+    np.testing.assert_array_equal(conv.convolve1d([1, 2, 3, 4], [1, 1, 1]), [1, 3, 6, 9, 7, 4])
+    # Convolving again with the same box kernel: [1, 4, 10, 18, 22, 20, 11, 4].
+    once = conv.convolve1d([1, 2, 3, 4], [1, 1, 1])
+    np.testing.assert_array_equal(conv.convolve1d(once, [1, 1, 1]), [1, 4, 10, 18, 22, 20, 11, 4])
+
+
+def test_corr2d_worked_example():
+    x = np.arange(9).reshape(3, 3)
+    k = np.array([[0, 1], [2, 3]])
+    expected = [[19, 25], [37, 43]]
+    np.testing.assert_array_equal(conv.corr2d(x, k), expected)
+    np.testing.assert_array_equal(conv.corr2d_naive(x, k), expected)
+
+
+def test_multichannel_volume_shape_and_parameters():
+    x = np.zeros((1, 3, 6, 6))
+    w = np.zeros((10, 3, 3, 3))
+    b = np.zeros(10)
+    assert conv.conv2d(x, w, b).shape == (1, 10, 4, 4)
+    assert w.size + b.size == 280
+
+
+def test_cross_correlation_is_convolution_with_flipped_kernel():
+    rng = np.random.default_rng(1)
+    x, k = rng.normal(size=(7, 9)), rng.normal(size=(3, 4))
+    np.testing.assert_allclose(
+        conv.corr2d(x, k), scipy.signal.convolve2d(x, k[::-1, ::-1], mode="valid"), atol=1e-12
+    )
+
+
+# ----------------------------------------------------------------------------- property tests
+
+
+@settings(max_examples=200)
+@given(
+    x=st.lists(st.integers(-50, 50), min_size=1, max_size=30),
+    w=st.lists(st.integers(-50, 50), min_size=1, max_size=12),
+    mode=st.sampled_from(["full", "same", "valid"]),
+)
+def test_convolve1d_matches_numpy(x, w, mode):
+    np.testing.assert_array_equal(conv.convolve1d(x, w, mode), np.convolve(x, w, mode))
+
+
+@settings(max_examples=200)
+@given(
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    kh=st.integers(1, 5),
+    kw=st.integers(1, 5),
+    seed=st.integers(0, 2**31),
+)
+def test_corr2d_matches_scipy(h, w, kh, kw, seed):
+    kh, kw = min(kh, h), min(kw, w)
+    rng = np.random.default_rng(seed)
+    x, k = rng.normal(size=(h, w)), rng.normal(size=(kh, kw))
+    expected = scipy.signal.correlate2d(x, k, mode="valid")
+    np.testing.assert_allclose(conv.corr2d(x, k), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv.corr2d_naive(x, k), expected, rtol=1e-12, atol=1e-12)
+
+
+@st.composite
+def conv_configs(draw):
+    """Random valid conv2d configurations (shapes, stride, padding, dilation)."""
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    # Input at least as large as the dilated kernel after padding.
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 12))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 12))
+    return dict(
+        x_shape=(n, c, h, w),
+        w_shape=(o, c, kh, kw),
+        stride=(sh, sw),
+        padding=(ph, pw),
+        dilation=(dh, dw),
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**31)),
+    )
+
+
+def _tensors(cfg):
+    rng = np.random.default_rng(cfg["seed"])
+    x = rng.normal(size=cfg["x_shape"])
+    w = rng.normal(size=cfg["w_shape"])
+    b = rng.normal(size=cfg["w_shape"][0]) if cfg["bias"] else None
+    return x, w, b
+
+
+@settings(max_examples=300)
+@given(cfg=conv_configs())
+def test_conv2d_matches_torch(cfg):
+    x, w, b = _tensors(cfg)
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
+    ours = conv.conv2d(x, w, b, **kw)
+    ref = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b), **kw
+    ).numpy()
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=200)
+@given(cfg=conv_configs())
+def test_conv2d_backward_matches_autograd(cfg):
+    x, w, b = _tensors(cfg)
+    b = np.zeros(w.shape[0]) if b is None else b
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = F.conv2d(xt, wt, bt, **kw)
+    grad = np.random.default_rng(cfg["seed"] + 1).normal(size=yt.shape)
+    yt.backward(torch.from_numpy(grad))
+    dx, dw, db = conv.conv2d_backward(grad, x, w, **kw)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, bt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (3, 2, 2), (2, 0, 3)])
+def test_conv2d_backward_matches_finite_differences(stride, padding, dilation):
+    rng = np.random.default_rng(stride * 10 + padding + dilation)
+    x = rng.normal(size=(2, 2, 7, 8))
+    w = rng.normal(size=(3, 2, 2, 3))
+    b = rng.normal(size=3)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    g = rng.normal(size=conv.conv2d(x, w, b, **kw).shape)
+
+    def loss(x_, w_, b_):
+        return float((conv.conv2d(x_, w_, b_, **kw) * g).sum())
+
+    def numeric(arr, f, eps=1e-6):
+        out = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            old = arr[idx]
+            arr[idx] = old + eps
+            up = f()
+            arr[idx] = old - eps
+            down = f()
+            arr[idx] = old
+            out[idx] = (up - down) / (2 * eps)
+        return out
+
+    dx, dw, db = conv.conv2d_backward(g, x, w, **kw)
+    np.testing.assert_allclose(dx, numeric(x, lambda: loss(x, w, b)), atol=1e-6)
+    np.testing.assert_allclose(dw, numeric(w, lambda: loss(x, w, b)), atol=1e-6)
+    np.testing.assert_allclose(db, numeric(b, lambda: loss(x, w, b)), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(x=np.zeros((3, 3, 3))), "x must have 4 dimensions"),
+        (dict(weight=np.zeros((2, 3, 3))), "weight must have 4 dimensions"),
+        (dict(weight=np.zeros((2, 2, 3, 3))), "input channels"),
+        (dict(weight=np.zeros((2, 1, 7, 3))), "kernel height 7 .* larger than the padded input"),
+        (dict(weight=np.zeros((2, 1, 3, 3)), dilation=4), "dilated to 9"),
+        (dict(stride=0), "stride must be >= 1, got 0"),
+        (dict(stride=(1, -2)), r"stride\[1\] must be >= 1, got -2"),
+        (dict(padding=-1), "padding must be >= 0"),
+        (dict(dilation=0), "dilation must be >= 1"),
+        (dict(bias=np.zeros(3)), r"bias must have shape \(2,\)"),
+    ],
+)
+def test_conv2d_rejects_bad_input(kwargs, match):
+    args = dict(x=np.zeros((1, 1, 5, 5)), weight=np.zeros((2, 1, 3, 3)), bias=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        conv.conv2d(**args)
+
+
+def test_conv2d_rejects_wrong_types():
+    with pytest.raises(TypeError, match="stride must be an integer"):
+        conv.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), stride=1.5)
+    with pytest.raises(TypeError, match="x must be a numeric array"):
+        conv.conv2d(np.array([["a"]]), np.zeros((1, 1, 1, 1)))
+
+
+def test_corr2d_and_convolve1d_reject_bad_input():
+    with pytest.raises(ValueError, match="kernel of shape .* larger than input x"):
+        conv.corr2d(np.zeros((2, 2)), np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="x must have 2 dimensions"):
+        conv.corr2d(np.zeros(4), np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        conv.convolve1d([1, 2], [1], mode="circular")
+    with pytest.raises(ValueError, match="non-empty"):
+        conv.convolve1d([], [1])
+
+
+def test_conv2d_backward_rejects_wrong_grad_shape():
+    with pytest.raises(ValueError, match="grad_out must have the conv2d output shape"):
+        conv.conv2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)))
