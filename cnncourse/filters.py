@@ -355,8 +355,7 @@ def separable_filter(image, col, row, boundary: str = "reflect") -> np.ndarray:
 
     def one(channel):
         padded = np.pad(channel, pad, mode=mode)
-        # Vertical pass on the transpose: a (1, k) window over contiguous rows is the fast case.
-        vertical = conv.corr2d(padded.T, col[None, :]).T  # (H, W + kw - 1)
+        vertical = conv.corr2d(padded, col[:, None])  # (H, W + kw - 1)
         return conv.corr2d(vertical, row[None, :])  # (H, W)
 
     return _per_channel(one, image)

@@ -1,0 +1,264 @@
+"""Kernel explorer and filter lab: pure cores against cnncourse.filters/scipy, views driven."""
+
+import io
+
+import matplotlib
+import matplotlib.colors
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from cnncourse import data, filters
+from cnncourse.widgets import filter_lab as fl
+from cnncourse.widgets import kernel_explorer as ke
+
+
+def decode_png(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+# ----------------------------------------------------------------------- explorer: pure core
+
+
+def test_apply_kernel_is_filter2d_and_scipy():
+    img = data.sample_image("coins")
+    out = ke.apply_kernel("coins", filters.SOBEL_X)
+    np.testing.assert_array_equal(out, filters.filter2d(img, filters.SOBEL_X))
+    np.testing.assert_allclose(out, ndi.sobel(img, axis=1), atol=1e-12)
+    np.testing.assert_array_equal(ke.explore("coins", "identity"), img)
+    np.testing.assert_allclose(
+        ke.explore("coins", "box", size=5), ndi.uniform_filter(img, 5), atol=1e-12
+    )
+
+
+def test_load_image_is_cached_and_read_only():
+    a = ke.load_image("camera")
+    assert a is ke.load_image("camera")
+    assert not a.flags.writeable
+    np.testing.assert_array_equal(a, data.sample_image("camera"))
+
+
+def test_display_range():
+    assert ke.display_range(filters.box(3)) == (0.0, 1.0, ke.IMAGE_CMAP)
+    assert ke.display_range(filters.SHARPEN) == (0.0, 1.0, ke.IMAGE_CMAP)
+    assert ke.display_range(np.ones((3, 3))) == (0.0, 9.0, ke.IMAGE_CMAP)
+    assert ke.display_range(-filters.IDENTITY) == (-1.0, 0.0, ke.IMAGE_CMAP)
+    out = np.array([[-3.0, 2.0]])
+    assert ke.display_range(filters.SOBEL_X, out) == (-3.0, 3.0, ke.SIGNED_CMAP)
+    assert ke.display_range(filters.SOBEL_X) == (-8.0, 8.0, ke.SIGNED_CMAP)
+    assert ke.display_range(filters.SOBEL_X, np.zeros((2, 2))) == (-1.0, 1.0, ke.SIGNED_CMAP)
+
+
+@settings(max_examples=30)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    cmap=st.sampled_from(["gray", "RdBu_r", "magma"]),
+    seed=st.integers(0, 1000),
+)
+def test_png_roundtrip_equals_colour_table(h, w, cmap, seed):
+    values = np.random.default_rng(seed).normal(size=(h, w))
+    rgb = decode_png(ke.to_png(values, -1.0, 1.0, cmap))
+    np.testing.assert_array_equal(rgb, ke.to_rgb(values, -1.0, 1.0, cmap))
+
+
+def test_to_rgb_extremes_and_clipping():
+    rgb = ke.to_rgb(np.array([[-5.0, 0.0, 0.5, 1.0, 7.0]]), 0.0, 1.0, "gray")
+    np.testing.assert_array_equal(rgb[0, :, 0], [0, 0, 128, 255, 255])
+
+
+@pytest.mark.parametrize("cmap", ["gray", "RdBu_r", "magma"])
+def test_to_rgb_matches_matplotlib(cmap):
+    values = np.random.default_rng(0).normal(size=(30, 40))
+    expected = matplotlib.colormaps[cmap](
+        matplotlib.colors.Normalize(-1.5, 2.0)(values), bytes=True
+    )
+    np.testing.assert_array_equal(ke.to_rgb(values, -1.5, 2.0, cmap), expected[..., :3])
+
+
+def test_kernel_html_shows_every_number():
+    text = ke.kernel_html(filters.SOBEL_X)
+    assert text.count("<td") == 9
+    for v in ("-1", "-2", "0", "2", "1"):
+        assert f">{v}</td>" in text
+    assert "0.2" in ke.colorbar_html(-0.2, 0.2, "RdBu_r")
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="image must be one of"):
+        ke.apply_kernel("lena", filters.SOBEL_X)
+    with pytest.raises(ValueError, match="kernel must have 2 dimensions"):
+        ke.apply_kernel("camera", np.ones(3))
+    with pytest.raises(ValueError, match="size must be one of"):
+        ke.KernelExplorer(size=4)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        ke.KernelExplorer(preset="blur")
+
+
+# ---------------------------------------------------------------------------- explorer: view
+
+
+def test_explorer_preset_then_cell_edit_updates_result():
+    w = ke.KernelExplorer(image="camera", size=3, preset="identity")
+    assert "cnncourse-kernel-explorer" in w._dom_classes
+    assert "cnncourse-kernel-preset" in w.preset._dom_classes
+    assert "cnncourse-kernel-output" in w.output_view._dom_classes
+    assert all("cnncourse-kernel-cell" in c._dom_classes for row in w.cells for c in row)
+    np.testing.assert_array_equal(w.result, ke.load_image("camera"))
+
+    w.preset.value = "sobel_x"
+    np.testing.assert_array_equal(w.kernel, filters.SOBEL_X)
+    np.testing.assert_array_equal(
+        w.result, filters.filter2d(ke.load_image("camera"), filters.SOBEL_X)
+    )
+    before = w.result.copy()
+    png_before = w.output_view.value
+
+    w.cells[1][2].value = 5.0  # edit one cell
+    expected_kernel = np.array(filters.SOBEL_X)
+    expected_kernel[1, 2] = 5.0
+    np.testing.assert_array_equal(w.kernel, expected_kernel)
+    assert not np.array_equal(w.result, before)
+    np.testing.assert_array_equal(
+        w.result, filters.filter2d(ke.load_image("camera"), expected_kernel)
+    )
+    assert w.preset.value == "custom"  # the edit is no longer the preset ...
+    np.testing.assert_array_equal(w.kernel, expected_kernel)  # ... and the cells were kept
+    assert w.output_view.value != png_before
+    assert ">5</td>" in w.kernel_view.value
+
+
+def test_explorer_size_photo_and_boundary():
+    w = ke.KernelExplorer(preset="gaussian")
+    w.size.value = 5
+    assert len(w.cells) == 5 and all(len(r) == 5 for r in w.cells)
+    assert w.preset.value == "gaussian"
+    k5 = filters.kernel("gaussian", 5).round(4)  # cells hold 4 decimals
+    np.testing.assert_array_equal(w.kernel, k5)
+    np.testing.assert_array_equal(w.result, filters.filter2d(ke.load_image("camera"), k5))
+
+    w.image.value = "coins"
+    assert w.result.shape == data.sample_image("coins").shape
+    np.testing.assert_array_equal(w.result, filters.filter2d(ke.load_image("coins"), k5))
+
+    w.preset.value = "laplacian"
+    w.boundary.value = "wrap"
+    np.testing.assert_allclose(
+        w.result, ndi.laplace(ke.load_image("coins"), mode="wrap"), atol=1e-12
+    )
+
+
+def test_explorer_shows_error_instead_of_raising():
+    w = ke.KernelExplorer(preset="box")
+    good = w.result.copy()
+    w.cells[0][0].value = float("nan")
+    assert "finite" in w.message.value
+    np.testing.assert_array_equal(w.result, good)  # last good output kept
+    w.cells[0][0].value = 0.0
+    assert "finite" not in w.message.value
+
+
+def test_static_figures():
+    fig = ke.explorer_figure("camera", "sobel_y")
+    assert len(fig.axes) == 4  # input, kernel, output, colour bar
+    assert "sobel_y" in fig.axes[1].get_title()
+    fig = ke.kernel_gallery_figure("coins", names=("identity", "box", "sobel_x"), ncols=2)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert {"identity", "box", "sobel_x"} <= set(titles)
+
+
+# -------------------------------------------------------------------------------- filter lab
+
+
+CASES = [
+    ("gaussian", {"sigma": 1.3}),
+    ("gaussian", {"sigma": 4.0}),
+    ("box", {"size": 4}),
+    ("box", {"size": 7}),
+    ("sobel", {"direction": "x"}),
+    ("prewitt", {"direction": "y"}),
+    ("scharr", {"direction": "x"}),
+    ("laplacian", {}),
+    ("sharpen", {}),
+    ("unsharp", {"sigma": 1.5}),
+    ("dog", {"sigma": 1.0}),
+]
+
+
+@pytest.mark.parametrize("family,params", CASES)
+def test_lab_output_equals_direct_filter_with_its_kernel(family, params):
+    img = data.sample_image("coins")[:120, :150]
+    res = fl.filter_lab(img, family, **params)
+    assert res.output.shape == img.shape == res.magnitude.shape
+    np.testing.assert_allclose(res.output, filters.filter2d(img, res.kernel), atol=1e-12)
+    if family in fl.DIRECTION_FAMILIES:
+        gx, gy = filters.sobel_gradients(img, family)
+        np.testing.assert_allclose(res.magnitude, np.hypot(gx, gy))
+    else:
+        mag, _ = filters.gradient_magnitude_direction(res.output)
+        np.testing.assert_allclose(res.magnitude, mag)
+
+
+def test_lab_kernels_against_references():
+    np.testing.assert_array_equal(fl.lab_kernel("sobel", direction="y"), filters.SOBEL_Y)
+    g = fl.lab_kernel("gaussian", sigma=2.0)
+    assert g.shape == (17, 17) and g.sum() == pytest.approx(1.0)
+    img = data.sample_image("camera")[:100, :100]
+    np.testing.assert_allclose(
+        fl.filter_lab(img, "gaussian", sigma=2.0).output, ndi.gaussian_filter(img, 2.0), atol=1e-13
+    )
+    dog = fl.lab_kernel("dog", sigma=1.0)
+    assert dog.sum() == pytest.approx(0.0, abs=1e-12)
+    unsharp = fl.lab_kernel("unsharp", sigma=1.0)
+    assert unsharp.sum() == pytest.approx(1.0)
+
+
+def test_lab_bad_inputs():
+    with pytest.raises(ValueError, match="family must be one of"):
+        fl.filter_lab("camera", "median")
+    with pytest.raises(ValueError, match="sigma"):
+        fl.filter_lab("camera", "gaussian", sigma=0)
+    with pytest.raises(ValueError, match="direction must be one of"):
+        fl.filter_lab("camera", "sobel", direction="z")
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        fl.filter_lab("camera", "box", size=0)
+
+
+def test_lab_view_driven():
+    lab = fl.FilterLab(image="coins", family="gaussian", sigma=1.0)
+    assert "cnncourse-filter-lab" in lab._dom_classes
+    img = ke.load_image("coins")
+    first = lab.result.output.copy()
+    assert lab.sigma.layout.display == "" and lab.direction.layout.display == "none"
+
+    lab.sigma.value = 3.0
+    assert not np.array_equal(lab.result.output, first)
+    np.testing.assert_allclose(lab.result.output, filters.gaussian_blur(img, 3.0))
+    assert lab.kernel_image.layout.display == ""  # 25x25 kernel shown as a picture
+
+    lab.family.value = "sobel"
+    assert lab.sigma.layout.display == "none" and lab.direction.layout.display == ""
+    np.testing.assert_allclose(lab.result.output, filters.filter2d(img, filters.SOBEL_X))
+    assert "<td" in lab.kernel_view.value and lab.kernel_image.layout.display == "none"
+    lab.direction.value = "y"
+    np.testing.assert_allclose(lab.result.output, filters.filter2d(img, filters.SOBEL_Y))
+
+    lab.family.value = "box"
+    lab.box_size.value = 9
+    np.testing.assert_allclose(lab.result.output, ndi.uniform_filter(img, 9), atol=1e-12)
+
+    lab.image.value = "camera"
+    assert lab.result.output.shape == (512, 512)
+    out_png = decode_png(lab.output_view.value)
+    assert out_png.shape == (512, 512, 3)
+
+
+def test_lab_figure():
+    fig = fl.filter_lab_figure(
+        "coins", states=({"family": "gaussian", "sigma": 1.0}, {"family": "sobel"})
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "kernel: gaussian, sigma=1" in titles and "kernel: sobel x" in titles
