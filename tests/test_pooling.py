@@ -1,0 +1,417 @@
+"""pooling.py proven against torch.nn.functional (forward, indices, autograd) and finite differences."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnncourse import pooling
+
+ARANGE_4X4 = np.arange(1, 17, dtype=float).reshape(1, 1, 4, 4)
+
+# ----------------------------------------------------------------------------- worked examples
+
+
+def test_book_4x4_example():
+    np.testing.assert_array_equal(pooling.max_pool2d(ARANGE_4X4, 2)[0, 0], [[6, 8], [14, 16]])
+    np.testing.assert_array_equal(
+        pooling.avg_pool2d(ARANGE_4X4, 2)[0, 0], [[3.5, 5.5], [11.5, 13.5]]
+    )
+
+
+def test_book_4x4_backward_routing():
+    g = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    dx = pooling.max_pool2d_backward(g, ARANGE_4X4, 2)[0, 0]
+    expected = np.zeros((4, 4))
+    expected[1, 1], expected[1, 3], expected[3, 1], expected[3, 3] = 1, 2, 3, 4
+    np.testing.assert_array_equal(dx, expected)
+    davg = pooling.avg_pool2d_backward(g, ARANGE_4X4, 2)[0, 0]
+    np.testing.assert_array_equal(davg, np.kron(g[0, 0], np.ones((2, 2))) / 4)
+
+
+def test_sources_3x3_pooling_over_5x5_feature():
+    feature = np.array(
+        [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]],
+        dtype=float,
+    )
+    y = pooling.max_pool2d(feature[None, None], 3, stride=1)[0, 0]
+    np.testing.assert_array_equal(y, [[3, 3, 3], [3, 3, 3], [3, 2, 3]])
+
+
+def test_d2l_3x3_example():
+    x = np.arange(9, dtype=float).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(pooling.max_pool2d(x, 2, stride=1)[0, 0], [[4, 5], [7, 8]])
+    np.testing.assert_array_equal(pooling.avg_pool2d(x, 2, stride=1)[0, 0], [[2, 3], [5, 6]])
+
+
+def test_adaptive_examples_from_the_sources():
+    x = np.array([[[1.0, 2.0, 3.0]]])  # (C=1, H=1, W=3)
+    np.testing.assert_array_equal(
+        pooling.adaptive_avg_pool2d(x, (1, 8))[0, 0], [1, 1, 1.5, 2, 2, 2.5, 3, 3]
+    )
+    np.testing.assert_array_equal(
+        pooling.adaptive_max_pool2d(x, (1, 10))[0, 0], [1, 1, 1, 2, 2, 2, 3, 3, 3, 3]
+    )
+
+
+def test_adaptive_pool_ranges_rule():
+    start, end = pooling.adaptive_pool_ranges(10, 4)
+    np.testing.assert_array_equal(start, [0, 2, 5, 7])
+    np.testing.assert_array_equal(end, [3, 5, 8, 10])
+    start, end = pooling.adaptive_pool_ranges(3, 8)
+    np.testing.assert_array_equal(start, [0, 0, 0, 1, 1, 1, 2, 2])
+    np.testing.assert_array_equal(end, [1, 1, 2, 2, 2, 3, 3, 3])
+
+
+@settings(max_examples=300)
+@given(size=st.integers(1, 200), out=st.integers(1, 200))
+def test_adaptive_pool_ranges_matches_float_formula(size, out):
+    start, end = pooling.adaptive_pool_ranges(size, out)
+    i = np.arange(out)
+    np.testing.assert_array_equal(start, np.floor(i * size / out).astype(int))
+    np.testing.assert_array_equal(end, np.ceil((i + 1) * size / out).astype(int))
+    assert (end > start).all() and start[0] == 0 and end[-1] == size
+
+
+def test_overlapping_pooling_alexnet_sizes():
+    # AlexNet's 3x3 / stride 2 pooling: 55 -> 27 -> 13 -> 6.
+    sizes = [55]
+    for _ in range(3):
+        x = np.zeros((1, 1, sizes[-1], sizes[-1]))
+        sizes.append(pooling.max_pool2d(x, 3, stride=2).shape[-1])
+    assert sizes == [55, 27, 13, 6]
+
+
+# ----------------------------------------------------------------------------- ties
+
+
+def test_ties_go_to_first_maximum_in_row_major_order():
+    x = np.array([[[[1.0, 5.0, 5.0, 0.0], [5.0, 5.0, 0.0, 5.0]]]])
+    y, idx = pooling.max_pool2d(x, 2, return_indices=True)
+    np.testing.assert_array_equal(y[0, 0], [[5, 5]])
+    np.testing.assert_array_equal(idx[0, 0], [[1, 2]])  # (0, 1) and (0, 2), not (1, 0) or (1, 3)
+    dx = pooling.max_pool2d_backward(np.ones_like(y), x, 2)
+    np.testing.assert_array_equal(dx[0, 0], [[0, 1, 1, 0], [0, 0, 0, 0]])
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = F.max_pool2d(xt, 2, return_indices=True)
+    yt.sum().backward()
+    np.testing.assert_array_equal(idx, it.numpy())
+    np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
+def test_constant_input_routes_gradient_to_each_window_top_left():
+    x = np.full((1, 1, 4, 6), 2.0)
+    dx = pooling.max_pool2d_backward(np.ones((1, 1, 2, 3)), x, 2)
+    expected = np.zeros((4, 6))
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(dx[0, 0], expected)
+    da = pooling.adaptive_max_pool2d_backward(np.ones((1, 1, 3, 3)), x)
+    xt = torch.tensor(x, requires_grad=True)
+    F.adaptive_max_pool2d(xt, 3).sum().backward()
+    np.testing.assert_array_equal(da, xt.grad.numpy())
+
+
+def test_minus_infinity_inputs_match_torch_indices():
+    x = np.full((1, 1, 5, 5), -np.inf)
+    x[0, 0, 4, 4] = 1.0
+    for kwargs in (dict(padding=1), dict(padding=1, dilation=2), dict(ceil_mode=True)):
+        y, idx = pooling.max_pool2d(x, 3, 2, return_indices=True, **kwargs)
+        yt, it = F.max_pool2d(torch.tensor(x), 3, 2, return_indices=True, **kwargs)
+        np.testing.assert_array_equal(y, yt.numpy())
+        np.testing.assert_array_equal(idx, it.numpy())
+
+
+def test_window_entirely_in_padding():
+    # kernel 2, dilation 3, padding 1 on a 2x2 input: the only window reads rows/cols -1 and 2.
+    x = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    y, idx = pooling.max_pool2d(x, 2, stride=1, padding=1, dilation=3, return_indices=True)
+    yt = F.max_pool2d(torch.tensor(x), 2, stride=1, padding=1, dilation=3)
+    np.testing.assert_array_equal(y, yt.numpy())  # -inf, like torch
+    assert idx.item() == -1  # torch reports an index outside the 2x2 input here
+    dx = pooling.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, 2, 1, 1, 3)
+    np.testing.assert_array_equal(dx, np.zeros_like(x))
+
+
+def test_nan_propagates():
+    x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
+    assert np.isnan(pooling.max_pool2d(x, 2)).all()
+    assert np.isnan(pooling.max_pool2d_naive(x, 2)).all()
+    assert np.isnan(pooling.adaptive_max_pool2d(x, 1)).all()
+
+
+# ----------------------------------------------------------------------------- property tests
+
+
+@st.composite
+def pool_configs(draw, max_size=10, dilation=True):
+    """A random pooling configuration; it may be one torch rejects (too large a kernel)."""
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    return dict(
+        shape=(
+            draw(st.integers(1, 2)),
+            draw(st.integers(1, 3)),
+            draw(st.integers(1, max_size)),
+            draw(st.integers(1, max_size)),
+        ),
+        kernel_size=(kh, kw),
+        stride=draw(st.one_of(st.none(), st.tuples(st.integers(1, 4), st.integers(1, 4)))),
+        padding=(draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))),
+        dilation=(draw(st.integers(1, 3)), draw(st.integers(1, 3))) if dilation else (1, 1),
+        ceil_mode=draw(st.booleans()),
+    )
+
+
+def _inputs(shape, seed, ties):
+    rng = np.random.default_rng(seed)
+    # Small integers make ties common; normal values make them impossible.
+    return rng.integers(-3, 4, size=shape).astype(float) if ties else rng.normal(size=shape)
+
+
+def _torch_or_none(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except RuntimeError:
+        return None
+
+
+def _has_empty_window(idx):
+    return (np.asarray(idx) < 0).any()
+
+
+@settings(max_examples=1000)
+@given(cfg=pool_configs(max_size=12))
+def test_output_sizes_and_rejections_match_torch(cfg):
+    shape = cfg.pop("shape")
+    x = np.zeros(shape)
+    ref = _torch_or_none(F.max_pool2d, torch.zeros(shape), **cfg)
+    if ref is None:
+        with pytest.raises(ValueError, match="kernel_size"):
+            pooling.max_pool2d(x, **cfg)
+    else:
+        assert pooling.max_pool2d(x, **cfg).shape == tuple(ref.shape)
+    cfg.pop("dilation")
+    ref = _torch_or_none(F.avg_pool2d, torch.zeros(shape), **cfg)
+    if ref is None:
+        with pytest.raises(ValueError, match="kernel_size"):
+            pooling.avg_pool2d(x, **cfg)
+    else:
+        assert pooling.avg_pool2d(x, **cfg).shape == tuple(ref.shape)
+
+
+@settings(max_examples=300)
+@given(cfg=pool_configs(), seed=st.integers(0, 2**31), ties=st.booleans())
+def test_max_pool2d_matches_torch_forward_indices_and_autograd(cfg, seed, ties):
+    x = _inputs(cfg.pop("shape"), seed, ties)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = _torch_or_none(F.max_pool2d, xt, return_indices=True, **cfg)
+    if ref is None:
+        with pytest.raises(ValueError):
+            pooling.max_pool2d(x, **cfg)
+        return
+    y, idx = pooling.max_pool2d(x, return_indices=True, **cfg)
+    np.testing.assert_array_equal(y, ref[0].detach().numpy())
+    np.testing.assert_array_equal(pooling.max_pool2d(x, **cfg), y)
+    if _has_empty_window(idx):
+        return  # torch's indices point outside the input there and its backward is unsafe
+    np.testing.assert_array_equal(idx, ref[1].numpy())
+    g = np.random.default_rng(seed + 1).normal(size=y.shape)
+    ref[0].backward(torch.tensor(g))
+    np.testing.assert_allclose(
+        pooling.max_pool2d_backward(g, x, **cfg), xt.grad.numpy(), rtol=1e-12, atol=1e-12
+    )
+
+
+@settings(max_examples=150)
+@given(cfg=pool_configs(max_size=7), seed=st.integers(0, 2**31), ties=st.booleans())
+def test_naive_max_pool_matches_vectorised(cfg, seed, ties):
+    x = _inputs(cfg.pop("shape"), seed, ties)
+    try:
+        y, idx = pooling.max_pool2d(x, return_indices=True, **cfg)
+    except ValueError:
+        with pytest.raises(ValueError):
+            pooling.max_pool2d_naive(x, **cfg)
+        return
+    yn, idxn = pooling.max_pool2d_naive(x, return_indices=True, **cfg)
+    np.testing.assert_array_equal(yn, y)
+    np.testing.assert_array_equal(idxn, idx)
+
+
+@settings(max_examples=300)
+@given(
+    cfg=pool_configs(dilation=False),
+    seed=st.integers(0, 2**31),
+    count_include_pad=st.booleans(),
+)
+def test_avg_pool2d_matches_torch_forward_and_autograd(cfg, seed, count_include_pad):
+    x = _inputs(cfg.pop("shape"), seed, ties=False)
+    cfg.pop("dilation")
+    cfg["count_include_pad"] = count_include_pad
+    xt = torch.tensor(x, requires_grad=True)
+    ref = _torch_or_none(F.avg_pool2d, xt, **cfg)
+    if ref is None:
+        with pytest.raises(ValueError):
+            pooling.avg_pool2d(x, **cfg)
+        return
+    np.testing.assert_allclose(pooling.avg_pool2d(x, **cfg), ref.detach().numpy(), atol=1e-12)
+    g = np.random.default_rng(seed + 1).normal(size=ref.shape)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(
+        pooling.avg_pool2d_backward(g, x, **cfg), xt.grad.numpy(), rtol=1e-12, atol=1e-12
+    )
+
+
+@settings(max_examples=300)
+@given(
+    shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 12), st.integers(1, 12)),
+    output_size=st.one_of(
+        st.integers(1, 14),
+        st.tuples(st.integers(1, 14), st.integers(1, 14)),
+        st.tuples(st.none(), st.integers(1, 14)),
+    ),
+    seed=st.integers(0, 2**31),
+    ties=st.booleans(),
+)
+def test_adaptive_pooling_matches_torch_forward_indices_and_autograd(
+    shape, output_size, seed, ties
+):
+    x = _inputs(shape, seed, ties)
+    xt = torch.tensor(x, requires_grad=True)
+    ref_avg = F.adaptive_avg_pool2d(xt, output_size)
+    np.testing.assert_allclose(
+        pooling.adaptive_avg_pool2d(x, output_size), ref_avg.detach().numpy(), atol=1e-12
+    )
+    g = np.random.default_rng(seed + 1).normal(size=ref_avg.shape)
+    ref_avg.backward(torch.tensor(g))
+    np.testing.assert_allclose(
+        pooling.adaptive_avg_pool2d_backward(g, x), xt.grad.numpy(), rtol=1e-12, atol=1e-12
+    )
+
+    xt = torch.tensor(x, requires_grad=True)
+    ref_max, ref_idx = F.adaptive_max_pool2d(xt, output_size, return_indices=True)
+    y, idx = pooling.adaptive_max_pool2d(x, output_size, return_indices=True)
+    np.testing.assert_array_equal(y, ref_max.detach().numpy())
+    np.testing.assert_array_equal(idx, ref_idx.numpy())
+    ref_max.backward(torch.tensor(g))
+    np.testing.assert_allclose(
+        pooling.adaptive_max_pool2d_backward(g, x), xt.grad.numpy(), rtol=1e-12, atol=1e-12
+    )
+
+
+@settings(max_examples=100)
+@given(
+    shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 9), st.integers(1, 9)),
+    seed=st.integers(0, 2**31),
+)
+def test_global_pooling_matches_torch(shape, seed):
+    x = _inputs(shape, seed, ties=False)
+    xt = torch.tensor(x)
+    np.testing.assert_allclose(
+        pooling.global_avg_pool2d(x), F.adaptive_avg_pool2d(xt, 1).numpy(), atol=1e-12
+    )
+    np.testing.assert_array_equal(
+        pooling.global_max_pool2d(x), F.adaptive_max_pool2d(xt, 1).numpy()
+    )
+    np.testing.assert_array_equal(pooling.global_max_pool2d(x), pooling.adaptive_max_pool2d(x, 1))
+
+
+def test_float32_matches_torch_and_keeps_dtype():
+    x = np.random.default_rng(0).normal(size=(2, 3, 17, 13)).astype(np.float32)
+    xt = torch.tensor(x)
+    cases = [
+        (pooling.max_pool2d(x, 3, 2, 1), F.max_pool2d(xt, 3, 2, 1)),
+        (pooling.avg_pool2d(x, 3, 2, 1, ceil_mode=True), F.avg_pool2d(xt, 3, 2, 1, True)),
+        (pooling.adaptive_avg_pool2d(x, (5, 4)), F.adaptive_avg_pool2d(xt, (5, 4))),
+        (pooling.adaptive_max_pool2d(x, (5, 4)), F.adaptive_max_pool2d(xt, (5, 4))),
+        (pooling.global_avg_pool2d(x), F.adaptive_avg_pool2d(xt, 1)),
+    ]
+    for ours, ref in cases:
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_integer_input_becomes_float64():
+    y = pooling.max_pool2d(np.arange(16).reshape(1, 1, 4, 4), 2)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y[0, 0], [[5, 7], [13, 15]])
+
+
+def test_unbatched_input_like_torch():
+    x = np.random.default_rng(1).normal(size=(2, 6, 7))
+    xt = torch.tensor(x)
+    np.testing.assert_array_equal(pooling.max_pool2d(x, 2), F.max_pool2d(xt, 2).numpy())
+    np.testing.assert_allclose(pooling.avg_pool2d(x, 3, 1, 1), F.avg_pool2d(xt, 3, 1, 1).numpy())
+    y, idx = pooling.max_pool2d(x, 2, return_indices=True)
+    assert y.shape == idx.shape == (2, 3, 3)
+    assert pooling.max_pool2d_backward(np.ones((2, 3, 3)), x, 2).shape == x.shape
+    assert pooling.adaptive_avg_pool2d_backward(np.ones((2, 4, 4)), x).shape == x.shape
+
+
+def test_backward_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1, 2, 6, 6))  # distinct values: max pooling is differentiable here
+    g = rng.normal(size=(1, 2, 3, 3))
+    eps = 1e-6
+    cases = [
+        (lambda v: pooling.max_pool2d(v, 3, 2, 1), pooling.max_pool2d_backward(g, x, 3, 2, 1)),
+        (
+            lambda v: pooling.avg_pool2d(v, 3, 2, 1, count_include_pad=False),
+            pooling.avg_pool2d_backward(g, x, 3, 2, 1, count_include_pad=False),
+        ),
+        (lambda v: pooling.adaptive_avg_pool2d(v, 3), pooling.adaptive_avg_pool2d_backward(g, x)),
+        (lambda v: pooling.adaptive_max_pool2d(v, 3), pooling.adaptive_max_pool2d_backward(g, x)),
+    ]
+    for f, analytic in cases:
+        numeric = np.zeros_like(x)
+        for pos in np.ndindex(x.shape):
+            d = np.zeros_like(x)
+            d[pos] = eps
+            numeric[pos] = ((f(x + d) - f(x - d)) * g).sum() / (2 * eps)
+        np.testing.assert_allclose(analytic, numeric, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- bad inputs
+
+X = np.zeros((1, 1, 4, 4))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: pooling.max_pool2d(X, 3, padding=2), ValueError, "padding"),
+        (lambda: pooling.avg_pool2d(X, 2, padding=2), ValueError, "padding"),
+        (lambda: pooling.max_pool2d(X, 5), ValueError, "kernel_size"),
+        (lambda: pooling.max_pool2d(X, 2, dilation=4), ValueError, "kernel_size"),
+        (lambda: pooling.max_pool2d(X, 0), ValueError, "kernel_size"),
+        (lambda: pooling.max_pool2d(X, (2, 2, 2)), ValueError, "kernel_size"),
+        (lambda: pooling.max_pool2d(X, 2, stride=0), ValueError, "stride"),
+        (lambda: pooling.avg_pool2d(X, 2, stride=(1, 0)), ValueError, r"stride\[1\]"),
+        (lambda: pooling.max_pool2d(X, 2, padding=-1), ValueError, "padding"),
+        (lambda: pooling.max_pool2d(X, 2, dilation=0), ValueError, "dilation"),
+        (lambda: pooling.max_pool2d(X, 2.0), TypeError, "kernel_size"),
+        (lambda: pooling.max_pool2d(X, 2, ceil_mode="yes"), TypeError, "ceil_mode"),
+        (lambda: pooling.avg_pool2d(X, 2, count_include_pad=None), TypeError, "count_include_pad"),
+        (lambda: pooling.max_pool2d(np.zeros((4, 4)), 2), ValueError, "x"),
+        (lambda: pooling.max_pool2d(np.zeros((1, 1, 0, 4)), 1), ValueError, "x"),
+        (lambda: pooling.max_pool2d(np.array([["a"]]), 1), TypeError, "x"),
+        (lambda: pooling.adaptive_avg_pool2d(X, 0), ValueError, "output_size"),
+        (lambda: pooling.adaptive_max_pool2d(X, (2, -1)), ValueError, "output_size"),
+        (lambda: pooling.adaptive_pool_ranges(0, 3), ValueError, "size"),
+        (lambda: pooling.global_avg_pool2d(np.zeros(3)), ValueError, "x"),
+        (
+            lambda: pooling.max_pool2d_backward(np.ones((1, 1, 3, 3)), X, 2),
+            ValueError,
+            "grad_output",
+        ),
+        (lambda: pooling.avg_pool2d_backward(np.ones((1, 1, 2)), X, 2), ValueError, "grad_output"),
+        (
+            lambda: pooling.adaptive_avg_pool2d_backward(np.ones((1, 2, 2, 2)), X),
+            ValueError,
+            "grad_output",
+        ),
+    ],
+)
+def test_bad_inputs_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
