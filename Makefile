@@ -48,5 +48,11 @@ unit: setup-test
 notebooks: setup-test
 	$(PYTEST) -n 2 --dist loadfile $(NBVAL) chapters
 
+# The website: Jupyter Book 1.x from the committed, executed notebooks; warnings are errors.
+book: setup-test
+	$(BIN)/python scripts/vendor_web_assets.py
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . --config jupyter-book.yml --toc _toc.yml -W --keep-going
+
 clean:
 	rm -rf $(VENV) _build .pytest_cache .hypothesis

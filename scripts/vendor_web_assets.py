@@ -1,0 +1,68 @@
+"""Vendor the website's JavaScript (MathJax, RequireJS, the ipywidgets HTML manager) from npm.
+
+    python scripts/vendor_web_assets.py        # called by `make book`
+
+The built site then loads math and saved widgets from its own `_static/vendor/`, so it works
+offline and without third-party CDNs. The files are fetched from the npm registry at build
+time into `_web/vendor/` (ignored by git; served as `_static/vendor/`) and reused while the versions below are unchanged.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Not under _static/: Jupyter Book adds every .js file found there to every page.
+VENDOR = ROOT / "_web" / "vendor"
+PACKAGES = {
+    "mathjax": "3.2.2",
+    "requirejs": "2.3.8",
+    "@jupyter-widgets/html-manager": "1.0.15",
+}
+STAMP = VENDOR / "versions.json"
+MATHJAX_ENTRY = "tex-chtml.js"
+
+
+def main() -> int:
+    if STAMP.exists() and json.loads(STAMP.read_text()) == PACKAGES:
+        print(f"web assets already vendored in {VENDOR.relative_to(ROOT)}")
+        return 0
+    npm = shutil.which("npm")
+    if npm is None:
+        print("npm is needed to vendor MathJax and the widget manager (install Node.js)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = [f"{name}@{version}" for name, version in PACKAGES.items()]
+        subprocess.run(
+            [npm, "install", "--prefix", tmp, "--no-audit", "--no-fund", "--silent", *specs],
+            check=True,
+        )
+        modules = Path(tmp) / "node_modules"
+        staging = VENDOR.with_name("vendor.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        # MathJax: the one combined component the site loads (TeX in, CommonHTML out) plus the
+        # folders it loads lazily (fonts, TeX extensions, menu, accessibility); not the other
+        # ~20 MB of alternative combined components.
+        es5 = modules / "mathjax" / "es5"
+        shutil.copytree(
+            es5,
+            staging / "mathjax",
+            ignore=lambda d, names: [n for n in names if Path(d) == es5 and n.endswith(".js") and n != MATHJAX_ENTRY],
+        )
+        shutil.copy(modules / "requirejs" / "require.js", staging / "require.js")
+        manager = modules / "@jupyter-widgets" / "html-manager" / "dist"
+        for name in ("embed-amd.js", "libembed-amd.js"):
+            shutil.copy(manager / name, staging / name)
+        (staging / "versions.json").write_text(json.dumps(PACKAGES))
+        shutil.rmtree(VENDOR, ignore_errors=True)
+        staging.rename(VENDOR)  # swap in whole: never a half-vendored folder
+    print(f"vendored {', '.join(specs)} into {VENDOR.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
