@@ -165,6 +165,7 @@ def test_static_figures():
     fig = ke.explorer_figure("camera", "sobel_y")
     assert len(fig.axes) == 4  # input, kernel, output, colour bar
     assert "sobel_y" in fig.axes[1].get_title()
+    assert ke.static_figure is ke.kernel_gallery_figure  # the name chapter 1 uses
     fig = ke.kernel_gallery_figure("coins", names=("identity", "box", "sobel_x"), ncols=2)
     titles = [ax.get_title() for ax in fig.axes]
     assert {"identity", "box", "sobel_x"} <= set(titles)
@@ -257,6 +258,7 @@ def test_lab_view_driven():
 
 
 def test_lab_figure():
+    assert fl.static_figure is fl.filter_lab_figure
     fig = fl.filter_lab_figure(
         "coins", states=({"family": "gaussian", "sigma": 1.0}, {"family": "sobel"})
     )
