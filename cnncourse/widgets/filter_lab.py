@@ -20,12 +20,14 @@ from .. import data, filters, viz
 from .._validate import check_choice, check_int, check_positive_float
 from .kernel_explorer import (
     SIGNED_CMAP,
+    SIGNED_PERCENTILE,
     _image_widget,
     _labelled,
     colorbar_html,
     display_range,
     kernel_html,
     load_image,
+    show_kernel,
     to_png,
 )
 
@@ -33,6 +35,7 @@ __all__ = [
     "FAMILIES",
     "DIRECTIONS",
     "LabResult",
+    "magnitude_max",
     "lab_kernel",
     "filter_lab",
     "FilterLab",
@@ -57,6 +60,15 @@ DIRECTION_FAMILIES = ("sobel", "prewitt", "scharr")
 DOG_RATIO = 1.6  # high_sigma = 1.6 low_sigma, as skimage.filters.difference_of_gaussians
 UNSHARP_AMOUNT = 1.0
 MAX_ANNOTATED = 7  # kernels up to 7x7 are shown with their numbers, larger ones as a picture
+
+
+MAGNITUDE_CMAP = "magma"
+
+
+def magnitude_max(magnitude) -> float:
+    """Top of the magnitude colour scale: the 99.5th percentile (so a few strong edges do not
+    wash out the rest), or 1 for a flat image."""
+    return float(np.percentile(magnitude, SIGNED_PERCENTILE)) or 1.0
 
 
 class LabResult(NamedTuple):
@@ -285,9 +297,9 @@ class FilterLab(widgets.VBox):
         vmin, vmax, cmap = display_range(k, res.output)
         self.output_view.value = to_png(res.output, vmin, vmax, cmap)
         self.output_colorbar.value = colorbar_html(vmin, vmax, cmap)
-        mmax = float(res.magnitude.max()) or 1.0
-        self.magnitude_view.value = to_png(res.magnitude, 0.0, mmax, "magma")
-        self.magnitude_colorbar.value = colorbar_html(0.0, mmax, "magma")
+        mmax = magnitude_max(res.magnitude)
+        self.magnitude_view.value = to_png(res.magnitude, 0.0, mmax, MAGNITUDE_CMAP)
+        self.magnitude_colorbar.value = colorbar_html(0.0, mmax, MAGNITUDE_CMAP)
         self.message.value = (
             f"{self.family.value}: kernel {k.shape[0]}x{k.shape[1]}, sum {k.sum():.3g}; "
             f"output range [{res.output.min():.3g}, {res.output.max():.3g}]"
@@ -323,18 +335,18 @@ def filter_lab_figure(image: str = "camera", states=DEFAULT_STATES) -> plt.Figur
         res = filter_lab(image, **state)
         title = _state_title(state)
         k = res.kernel
-        viz.show_array(
-            row[0],
-            k,
-            f"kernel: {title}",
-            cmap=SIGNED_CMAP,
-            symmetric=True,
-            annotate=k.shape[0] <= 5,
-            fmt="{:.2g}",
-        )
+        show_kernel(row[0], k, f"kernel: {title}", fmt="{:.2g}", annotate=k.shape[0] <= 5)
         vmin, vmax, cmap = display_range(k, res.output)
         viz.show_array(row[1], res.output, "output", cmap=cmap, vmin=vmin, vmax=vmax, colorbar=True)
-        viz.show_array(row[2], res.magnitude, "gradient magnitude", cmap="magma", colorbar=True)
+        viz.show_array(
+            row[2],
+            res.magnitude,
+            "gradient magnitude",
+            cmap=MAGNITUDE_CMAP,
+            vmin=0.0,
+            vmax=magnitude_max(res.magnitude),
+            colorbar=True,
+        )
     fig.suptitle(f"Filter lab on '{image}': kernel, output, gradient magnitude")
     fig.tight_layout()
     return fig

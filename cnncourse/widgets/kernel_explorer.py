@@ -41,6 +41,7 @@ __all__ = [
     "kernel_html",
     "colorbar_html",
     "KernelExplorer",
+    "show_kernel",
     "explorer_figure",
     "kernel_gallery_figure",
     "static_figure",
@@ -64,6 +65,7 @@ PRESETS = (
 SIZES = (3, 5)
 IMAGE_CMAP = "gray"
 SIGNED_CMAP = "RdBu_r"  # negative blue, zero white, positive red
+SIGNED_PERCENTILE = 99.5
 
 
 # ------------------------------------------------------------------------------ pure core
@@ -113,13 +115,18 @@ def display_range(kernel, output=None) -> tuple[float, float, str]:
     A kernel that sums to s maps a white image to s, so a photo in [0, 1] is shown on gray over
     [min(0, s), max(0, s)] (overshoot, e.g. from sharpening, is clipped as photo editors do).
     A zero-sum kernel (an edge detector) gives signed output: a diverging map symmetric about
-    0, scaled to the largest ``|output|`` (or to ``sum |kernel|`` without an output).
+    0, scaled to the 99.5th percentile of ``|output|`` (a few very strong edges would otherwise
+    wash out all others; the stronger ones get the end colours), or to ``sum |kernel|``
+    without an output.
     """
     kernel = check_array("kernel", kernel, ndim=2)
     s = float(kernel.sum())
     if abs(s) > 1e-9 * max(1.0, float(np.abs(kernel).sum())):
         return min(0.0, s), max(0.0, s), IMAGE_CMAP
-    bound = float(np.abs(output).max()) if output is not None else float(np.abs(kernel).sum())
+    if output is None:
+        bound = float(np.abs(kernel).sum())
+    else:
+        bound = float(np.percentile(np.abs(output), SIGNED_PERCENTILE))
     bound = bound if bound > 0 else 1.0
     return -bound, bound, SIGNED_CMAP
 
@@ -359,6 +366,18 @@ class KernelExplorer(widgets.VBox):
 # --------------------------------------------------------------------------- static figures
 
 
+def show_kernel(ax: plt.Axes, kernel, title: str = "", fmt: str = "{:.3g}", annotate: bool = True):
+    """Draw a kernel as a heat map centred on 0 with its numbers (legible on dark cells)."""
+    kernel = check_array("kernel", kernel, ndim=2)
+    im = viz.show_array(ax, kernel, title, cmap=SIGNED_CMAP, symmetric=True)
+    if annotate:
+        bound = float(np.abs(kernel).max()) or 1.0
+        for (r, c), v in np.ndenumerate(kernel):
+            ink = "white" if abs(v) > 0.6 * bound else "black"
+            ax.text(c, r, fmt.format(v), ha="center", va="center", color=ink, fontsize=9)
+    return im
+
+
 def explorer_figure(image: str = "camera", kernel="sobel_x", size: int = 3) -> plt.Figure:
     """One explorer state as a figure: input, kernel heat map with numbers, output + colour bar."""
     k = (
@@ -372,7 +391,7 @@ def explorer_figure(image: str = "camera", kernel="sobel_x", size: int = 3) -> p
     vmin, vmax, cmap = display_range(k, out)
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), width_ratios=[1, 0.8, 1.15])
     viz.show_array(axes[0], img, f"input: {image}")
-    viz.show_array(axes[1], k, f"kernel: {name}", cmap=SIGNED_CMAP, annotate=True, symmetric=True)
+    show_kernel(axes[1], k, f"kernel: {name}")
     viz.show_array(axes[2], out, "output", cmap=cmap, vmin=vmin, vmax=vmax, colorbar=True)
     fig.suptitle(f"Kernel explorer: {name} ({k.shape[0]}x{k.shape[1]}) on {image}")
     fig.tight_layout()
@@ -408,7 +427,7 @@ def kernel_gallery_figure(
         out = apply_kernel(img, k)
         vmin, vmax, cmap = display_range(k, out)
         fmt = "{:.2g}" if names[i] in ("box", "gaussian") else "{:.3g}"
-        viz.show_array(kax, k, names[i], cmap=SIGNED_CMAP, annotate=True, symmetric=True, fmt=fmt)
+        show_kernel(kax, k, names[i], fmt=fmt)
         viz.show_array(oax, out, f"[{vmin:.2g}, {vmax:.2g}]", cmap=cmap, vmin=vmin, vmax=vmax)
     fig.suptitle(f"{size}x{size} kernels (top) and what they do to '{image}' (bottom)")
     fig.tight_layout()
