@@ -7,6 +7,7 @@ functions here take one axis at a time (apply them to the height and to the widt
 - :func:`pool_output_size`            ``torch.nn.MaxPool2d`` / ``AvgPool2d`` (incl. ``ceil_mode``)
 - :func:`conv_transpose_output_size`  ``torch.nn.ConvTranspose2d``
 - :func:`same_padding`                TensorFlow-style 'same' padding for any stride
+- :func:`pixel_usage`                 how many windows read each input cell
 - :func:`receptive_field`             size, jump and start of a stack of layers
 
 They accept and reject exactly the configurations PyTorch accepts and rejects (the tests check
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,6 +37,7 @@ __all__ = [
     "pool_output_size",
     "conv_transpose_output_size",
     "same_padding",
+    "pixel_usage",
     "effective_kernel_size",
     "ReceptiveField",
     "receptive_field",
@@ -295,6 +298,40 @@ def same_padding(
     out = -(-n // s)  # ceil(n / s)
     total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
     return total // 2, total - total // 2
+
+
+def pixel_usage(
+    size: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    include_padding: bool = False,
+) -> np.ndarray:
+    """How many convolution windows read each cell along one axis.
+
+    Corner pixels are read by few windows, central ones by ``k`` (the "pixel utilisation"
+    tables): ``pixel_usage(3, 2) = [1, 2, 1]``, ``pixel_usage(5, 3) = [1, 2, 3, 2, 1]``; the
+    2-D table is the outer product ``np.outer(u, u)``. Cells with count 0 never influence the
+    output (a stride that does not tile the padded input, or taps skipped by stride/dilation).
+
+    Parameters
+    ----------
+    size, kernel_size, stride, padding, dilation : int
+        As in :func:`conv_output_size` (``padding`` an int on each side).
+    include_padding : bool
+        Return counts for the padded axis (length ``n + 2p``) instead of the ``n`` input cells.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n,) or (n + 2p,)
+    """
+    out = conv_output_size(size, kernel_size, stride, padding, dilation)
+    n, k, s, d = _check_common(size, kernel_size, stride, dilation)
+    p = int(padding)
+    taps = (np.arange(out)[:, None] * s + np.arange(k)[None, :] * d).ravel()
+    counts = np.bincount(taps, minlength=n + 2 * p).astype(np.int64)
+    return counts if _check_bool("include_padding", include_padding) else counts[p : p + n]
 
 
 # --------------------------------------------------------------------------------------------

@@ -154,6 +154,31 @@ def test_same_padding_gives_ceil_n_over_s_with_least_padding(n, k, s, d):
         assert torch.equal(mine, ref)
 
 
+@settings(max_examples=500, deadline=None)
+@given(n=sizes, k=kernels, s=strides, p=st.integers(0, 4), d=dilations, pad=st.booleans())
+def test_pixel_usage_is_the_gradient_of_the_output_sum(n, k, s, p, d, pad):
+    """With an all-ones kernel, d(sum of outputs)/d(cell) counts the windows reading the cell."""
+    if torch_conv_size(n, k, s, p, d) is None:
+        with pytest.raises(ValueError, match="kernel_size"):
+            shapes.pixel_usage(n, k, s, p, d)
+        return
+    x = torch.zeros(1, 1, n, 1, requires_grad=True)
+    xp = F.pad(x, (0, 0, p, p)) if pad else x
+    xp.retain_grad()
+    y = F.conv2d(xp, _weight(k), stride=(s, 1), padding=(0 if pad else p, 0), dilation=(d, 1))
+    y.sum().backward()
+    want = (xp.grad if pad else x.grad)[0, 0, :, 0].to(torch.int64).numpy()
+    got = shapes.pixel_usage(n, k, s, p, d, include_padding=pad)
+    assert got.tolist() == want.tolist()
+
+
+def test_pixel_usage_tables_from_the_sources():
+    assert shapes.pixel_usage(3, 2).tolist() == [1, 2, 1]
+    assert shapes.pixel_usage(5, 3).tolist() == [1, 2, 3, 2, 1]
+    assert shapes.pixel_usage(5, 3, padding=1).tolist() == [2, 3, 3, 3, 2]
+    assert shapes.pixel_usage(6, 2, stride=3).tolist() == [1, 1, 0, 1, 1, 0]
+
+
 # --------------------------------------------------------------------------------------------
 # worked examples and error messages
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""Stride/padding explorer and shape tracer: pure cores against PyTorch, views driven."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cnncourse import shapes
+from cnncourse.widgets import shape_tracer as tracer
+from cnncourse.widgets import stride_padding as sp
+
+# ------------------------------------------------------------------ stride/padding: pure core
+
+
+def torch_footprint(n, k, p, s, d, row, col):
+    """Padded-grid cells whose gradient is nonzero for output cell (row, col)."""
+    x = torch.zeros(1, 1, n + 2 * p, n + 2 * p, requires_grad=True)
+    y = F.conv2d(x, torch.ones(1, 1, k, k), stride=s, dilation=d)
+    y[0, 0, row, col].backward()
+    return y.shape[-1], x.grad[0, 0].numpy() != 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    k=st.integers(1, 5),
+    p=st.integers(0, 3),
+    s=st.integers(1, 4),
+    d=st.integers(1, 3),
+    step=st.integers(0, 200),
+)
+def test_explore_taps_and_size_match_torch(n, k, p, s, d, step):
+    try:
+        out = shapes.conv_output_size(n, k, s, p, d)
+    except ValueError as err:
+        with pytest.raises(ValueError, match="kernel_size"):
+            sp.explore(n, k, p, s, d)
+        assert "larger than the padded input" in str(err)
+        return
+    step = step % (out * out)
+    state = sp.explore(n, k, p, s, d, step=step)
+    torch_out, footprint = torch_footprint(n, k, p, s, d, state.row, state.col)
+    assert state.output_size == torch_out == out
+    mask = np.zeros_like(footprint)
+    mask[np.ix_(state.tap_rows, state.tap_cols)] = True
+    np.testing.assert_array_equal(mask, footprint)
+    # usage: the outer product of the 1-D counts; zero exactly where no window reads
+    u = shapes.pixel_usage(n, k, s, p, d, include_padding=True)
+    np.testing.assert_array_equal(state.usage, np.outer(u, u))
+    leftover = (n + 2 * p - (d * (k - 1) + 1)) % s
+    assert state.leftover == leftover
+    if leftover:
+        assert not state.usage[-leftover:].any() and not state.usage[:, -leftover:].any()
+        assert "does not tile" in state.warning
+    inner_zero = int((state.usage[p : p + n, p : p + n] == 0).sum())
+    assert state.unused_pixels == inner_zero
+    assert (state.warning == "") == (leftover == 0 and inner_zero == 0)
+    assert state.formula.endswith(f"= {out}")
+
+
+def test_explore_examples_and_errors():
+    state = sp.explore(7, 3, 0, 2)
+    assert (state.output_size, state.leftover, state.warning) == (3, 0, "")
+    assert state.formula == "floor((7 + 2*0 - 1*(3-1) - 1) / 2) + 1 = floor(4 / 2) + 1 = 3"
+    state = sp.explore(6, 3, 0, 2, step=3)
+    assert (state.output_size, state.row, state.col, state.leftover) == (2, 1, 1, 1)
+    assert "6 + 2*0 - 2 - 1) / 2 = 3 / 2 is not a whole number" in state.warning
+    assert "11 of the 36 input pixels never reach the output" in state.warning
+    with pytest.raises(ValueError, match=r"step must be < output_size\*\*2 = 4"):
+        sp.explore(6, 3, 0, 2, step=4)
+    with pytest.raises(ValueError, match="kernel_size 7"):
+        sp.explore(5, 7)
+    with pytest.raises(ValueError, match="stride"):
+        sp.explore(5, 3, stride=0)
+    with pytest.raises(TypeError, match="padding"):
+        sp.explore(5, 3, padding=1.5)
+    # the formula text is shown for invalid configurations too
+    assert sp.formula_text(5, 7).endswith("= floor(-2 / 1) + 1 = -1")
+    assert "&lfloor;" in sp.formula_html(5, 3, 1, 2, 1)
+
+
+def test_grid_html_marks_taps_padding_and_unused_cells():
+    state = sp.explore(6, 3, 1, 3, step=0)  # padded 8: (8-3) % 3 = 2 rows never visited
+    page = sp.grid_html(state)
+    assert page.count("&bull;") == 9
+    assert "cnncourse-grid-input" in page and "cnncourse-grid-output" in page
+    assert page.count(sp.COLORS["unused"]) >= 2 * 8 * 2 - 4  # last 2 rows/cols, + legend
+    assert page.count(sp.COLORS["padding"]) > 0
+
+
+def test_static_figure_has_titles():
+    fig = sp.stride_padding_figure(
+        [dict(size=7, kernel_size=3, stride=2), dict(size=6, kernel_size=3, stride=2, step=3)]
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "out = 3" in titles[0] and "does not tile" in titles[1]
+    assert fig.axes[0].get_xlabel().startswith("padded input")
+    with pytest.raises(ValueError, match="configs"):
+        sp.stride_padding_figure([])
+
+
+# ------------------------------------------------------------------ stride/padding: the view
+
+
+def test_explorer_view_driven_by_its_controls():
+    w = sp.StridePaddingExplorer(size=7, kernel_size=3, padding=0, stride=2)
+    assert "cnncourse-stride-explorer" in w._dom_classes
+    assert "cnncourse-formula" in w.formula._dom_classes
+    assert "cnncourse-warning" in w.warning._dom_classes
+    assert "cnncourse-grid" in w.grid._dom_classes
+    assert all("cnncourse-stride-slider" in s._dom_classes for s in (w.size, w.stride))
+    assert w.result.output_size == 3 and w.play.max == 8 and w.warning.value == ""
+    assert "<b>3</b>" in w.formula.value
+
+    w.play.value = 5
+    assert (w.result.row, w.result.col) == (1, 2) and w.step_slider.value == 5
+    assert w.result.tap_rows == (2, 3, 4) and w.result.tap_cols == (4, 5, 6)
+
+    w.size.value = 6  # stride 2 no longer tiles 6: warning, animation restarts
+    assert w.play.value == 0 and w.play.max == 3 and w.result.output_size == 2
+    assert "does not tile" in w.warning.value and "Warning" in w.warning.value
+
+    w.kernel_size.value = 7  # invalid: the message, no traceback, no grid
+    assert w.result is None and "larger than the padded input 6 + 2*0 = 6" in w.error
+    assert "Invalid configuration" in w.warning.value and w.grid.value == ""
+    assert "&minus;" in w.formula.value  # the formula still shows the numbers
+
+    w.padding.value = 1  # 6 + 2 = 8 >= 7: valid again
+    assert w.error == "" and w.result.output_size == 1 and w.grid.value
+
+    w.dilation.value = 2  # 2*(7-1)+1 = 13 > 8
+    assert "dilated to 13" in w.error
+
+
+def test_explorer_rejects_out_of_range_initial_values():
+    with pytest.raises(ValueError, match="size must be <= 16"):
+        sp.StridePaddingExplorer(size=40)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        sp.StridePaddingExplorer(stride=0)
+
+
+# ------------------------------------------------------------------ shape tracer
+
+
+@pytest.mark.parametrize(
+    "name, size", [("LeNet-5", 32), ("LeNet-style homework", 32), ("VGG block", 20),
+                   ("VGG-16", 32), ("ResNet stem", 64), ("LeNet-5", 40)],
+)  # fmt: skip
+def test_trace_stack_matches_a_real_forward_pass(name, size):
+    table = tracer.trace_stack(name, size)
+    torch.manual_seed(0)
+    model = tracer.build_stack(name, size, device="cpu").eval()
+    outputs = []
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: outputs.append(tuple(o.shape)))
+        for m in model.modules()
+        if not list(m.children())
+    ]
+    with torch.no_grad():
+        model(torch.zeros(1, tracer.STACKS[name].in_channels, size, size))
+    for h in hooks:
+        h.remove()
+    assert [r.output_shape for r in table] == outputs
+    assert table.total_parameters == shapes.count_parameters(model)
+
+
+def test_known_parameter_counts():
+    assert tracer.trace_stack("LeNet-5").total_parameters == 61_706  # book-004 digest
+    assert tracer.trace_stack("VGG-16").total_parameters == 138_357_544  # Simonyan & Zisserman
+    table = tracer.trace_stack("LeNet-style homework")
+    convs = [r for r in table if r.type == "Conv2d"]
+    assert [r.parameters for r in convs] == [(5 * 5 * 3 + 1) * 8, (5 * 5 * 8 + 1) * 16]
+    vgg = tracer.trace_stack("VGG-16")
+    conv5_3 = [r for r in vgg if r.type == "Conv2d"][-1]
+    assert conv5_3.receptive_field == (196, 196) and conv5_3.jump == (16, 16)
+    stem = tracer.trace_stack("ResNet stem")
+    assert stem[-1].output_shape == (1, 64, 56, 56) and stem[-1].receptive_field == (11, 11)
+
+
+def test_trace_stack_errors():
+    with pytest.raises(ValueError, match="name must be one of"):
+        tracer.trace_stack("AlexNet-99")
+    with pytest.raises(ValueError, match="input_size 8 is too small for LeNet-5"):
+        tracer.trace_stack("LeNet-5", 8)
+    with pytest.raises(ValueError, match="input_size must be <= 512"):
+        tracer.trace_stack("VGG block", 1000)
+    with pytest.raises(TypeError, match="input_size"):
+        tracer.trace_stack("VGG block", 3.5)
+
+
+def test_register_stack():
+    tracer.register_stack(
+        "tiny", lambda s: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2)), in_channels=2,
+        default_size=9,
+    )  # fmt: skip
+    try:
+        table = tracer.trace_stack("tiny")
+        assert table[0].output_shape == (1, 4, 4, 4) and table.total_parameters == 76
+        w = tracer.ShapeTracer(stack="tiny")
+        assert w.result[0].receptive_field == (3, 3)
+    finally:
+        del tracer.STACKS["tiny"]
+    with pytest.raises(TypeError, match="builder"):
+        tracer.register_stack("x", 3, 1, 1)
+
+
+def test_shape_tracer_view_driven_by_its_controls():
+    w = tracer.ShapeTracer()
+    assert "cnncourse-shape-tracer" in w._dom_classes
+    assert w.result.total_parameters == 62_958 and "<table" in w.table.value
+    w.input_size.value = 64  # the head is re-sized: 64 -> 60 -> 30 -> 26 -> 13
+    assert w.result[5].output_shape == (1, 16, 13, 13)
+    assert w.result[7].parameters == 16 * 13 * 13 * 120 + 120
+    w.input_size.value = 8
+    assert w.result is None and "too small" in w.error
+    assert "Invalid input size" in w.message.value and w.table.value == ""
+    w.stack.value = "ResNet stem"
+    assert w.input_size.value == 224 and w.result[-1].output_shape == (1, 64, 56, 56)
+
+
+def test_shape_tracer_figure():
+    fig = tracer.shape_tracer_figure("VGG block")
+    assert "parameters" in fig._suptitle.get_text()
+    assert fig.axes[0].get_ylabel() == "activations (values)"
