@@ -1,0 +1,143 @@
+"""VGG (Simonyan and Zisserman 2015): only 3x3 convolutions, built from a config list.
+
+Simonyan and Zisserman, "Very deep convolutional networks for large-scale image recognition",
+ICLR 2015 (arXiv:1409.1556). Configurations A, B, D, E of Table 1 are VGG-11, -13, -16, -19.
+
+Every convolution is 3x3, stride 1, padding 1 (size-preserving); every ``'M'`` is a 2x2/2 max pool
+that halves the size: 224 -> 112 -> 56 -> 28 -> 14 -> 7. The original VGG had no batch norm
+(that came in 2015); ``batch_norm=True`` builds the later ``vgg*_bn`` variant.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+from ._common import check_model_args
+
+# Numbers are output channels of a 3x3 convolution; 'M' is a 2x2 max pool.
+CONFIGS: dict[str, list[int | str]] = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        "M",
+    ],
+    "vgg19": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],  # fmt: skip
+}
+
+
+def vgg_from_config(
+    config: list[int | str], num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False
+) -> nn.Sequential:
+    """Build a VGG network from a list of channel counts and ``'M'`` (max pool) markers.
+
+    Parameters
+    ----------
+    config : list of int or 'M'
+        E.g. ``CONFIGS['vgg16']``. Layers are named ``conv{stage}_{i}`` and ``pool{stage}``
+        like the paper.
+    num_classes : int
+        Number of outputs (>= 1).
+    in_channels : int
+        Input channels (>= 1).
+    batch_norm : bool
+        Insert ``BatchNorm2d`` between each convolution and its ReLU.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Input ``(N, in_channels, 224, 224)``, output ``(N, num_classes)``. The classifier expects
+        a 7x7 final map (``2**pools * 7`` input pixels), as in the paper.
+    """
+    num_classes, in_channels = check_model_args(num_classes, in_channels)
+    if not isinstance(batch_norm, bool):
+        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+    if not isinstance(config, (list, tuple)) or not any(isinstance(v, int) for v in config):
+        raise ValueError(f"config must be a list of channel counts and 'M', got {config!r}")
+
+    layers: list[tuple[str, nn.Module]] = []
+    channels, stage, index = in_channels, 1, 1
+    for v in config:
+        if v == "M":
+            layers.append((f"pool{stage}", nn.MaxPool2d(kernel_size=2, stride=2)))
+            stage, index = stage + 1, 1
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"config entries must be positive ints or 'M', got {v!r}")
+        name = f"conv{stage}_{index}"
+        layers.append((name, nn.Conv2d(channels, v, kernel_size=3, padding=1)))
+        if batch_norm:
+            layers.append((f"bn{stage}_{index}", nn.BatchNorm2d(v)))
+        layers.append((f"relu{stage}_{index}", nn.ReLU()))
+        channels, index = v, index + 1
+    layers += [
+        ("flatten", nn.Flatten()),
+        ("fc6", nn.Linear(channels * 7 * 7, 4096)),  # holds ~74% of VGG-16's parameters
+        ("relu6", nn.ReLU()),
+        ("dropout6", nn.Dropout(0.5)),
+        ("fc7", nn.Linear(4096, 4096)),
+        ("relu7", nn.ReLU()),
+        ("dropout7", nn.Dropout(0.5)),
+        ("fc8", nn.Linear(4096, num_classes)),
+    ]
+    return nn.Sequential(OrderedDict(layers))
+
+
+def vgg11(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-11 (configuration A): 8 convolutions + 3 FC; 132,863,336 parameters at 1000 classes."""
+    return vgg_from_config(CONFIGS["vgg11"], num_classes, in_channels, batch_norm)
+
+
+def vgg13(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-13 (configuration B): 10 convolutions + 3 FC; 133,047,848 parameters at 1000 classes."""
+    return vgg_from_config(CONFIGS["vgg13"], num_classes, in_channels, batch_norm)
+
+
+def vgg16(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-16 (configuration D): 13 convolutions + 3 FC; 138,357,544 parameters at 1000 classes."""
+    return vgg_from_config(CONFIGS["vgg16"], num_classes, in_channels, batch_norm)
+
+
+def vgg19(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False) -> nn.Sequential:
+    """VGG-19 (configuration E): 16 convolutions + 3 FC; 143,667,240 parameters at 1000 classes."""
+    return vgg_from_config(CONFIGS["vgg19"], num_classes, in_channels, batch_norm)
