@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import shapes
 from ._validate import check_array, check_int, check_pair
 
 __all__ = [
@@ -52,25 +53,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- argument checks
-
-
-def _pool_output_size(
-    size: int, kernel_size: int, stride: int, padding: int, dilation: int, ceil_mode: bool
-) -> int:
-    """Output length along one axis, PyTorch's rule (``pooling_output_shape``).
-
-    ``floor((size + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``, rounded up instead
-    of down with ``ceil_mode``; but the last window must *start* inside the input or the left
-    padding, otherwise it is dropped.
-    """
-    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + padding:
-            out -= 1
-    else:
-        out = span // stride + 1
-    return out
 
 
 def _as_batch(x) -> tuple[np.ndarray, bool]:
@@ -94,19 +76,20 @@ def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode):
         raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
     out = []
     for i, axis in enumerate(("height", "width")):
-        k, p, d, n = kernel_size[i], padding[i], dilation[i], x.shape[2 + i]
-        if p > k // 2:
-            raise ValueError(
-                f"padding must be at most kernel_size // 2 (torch's rule, so that every window "
-                f"touches the input), got padding {axis} {p} for kernel_size {axis} {k}"
+        # One implementation of torch's size rule (incl. ceil_mode and the padding limit).
+        try:
+            out.append(
+                shapes.pool_output_size(
+                    x.shape[2 + i],
+                    kernel_size[i],
+                    stride[i],
+                    padding[i],
+                    dilation[i],
+                    bool(ceil_mode),
+                )
             )
-        o = _pool_output_size(n, k, stride[i], p, d, bool(ceil_mode))
-        if o < 1:
-            raise ValueError(
-                f"kernel_size {axis} {k} (dilation {d}: the window spans {d * (k - 1) + 1}) is "
-                f"larger than the padded input x: {axis} {n} + 2*{p} = {n + 2 * p}"
-            )
-        out.append(o)
+        except ValueError as err:
+            raise ValueError(f"pooling over the {axis} of x (shape {x.shape}): {err}") from None
     return x, unbatched, kernel_size, stride, padding, dilation, tuple(out)
 
 
@@ -241,22 +224,38 @@ def max_pool2d(
     )
     win = _windows(x, kernel_size, stride, padding, dilation, out_size, -np.inf)
     if not return_indices:
-        return _unbatch(win.max(axis=(-2, -1)), unbatched)
-    y, idx = _max_with_indices(x.shape, win, kernel_size, stride, padding, dilation, out_size)
+        # One elementwise maximum per tap of the window: k*k passes over the output, much
+        # faster than reducing the 6-D strided view directly. np.maximum propagates NaN.
+        y = win[..., 0, 0].copy()
+        for a, b in np.ndindex(*kernel_size):
+            np.maximum(y, win[..., a, b], out=y)
+        return _unbatch(y, unbatched)
+    y, idx = _max_with_indices(x, win, kernel_size, stride, padding, dilation, out_size)
     return _unbatch(y, unbatched), _unbatch(idx, unbatched)
 
 
-def _max_with_indices(x_shape, win, kernel_size, stride, padding, dilation, out_size):
+def _max_with_indices(x, win, kernel_size, stride, padding, dilation, out_size):
     """Maximum and its flat input index for every window of ``win`` (N, C, oh, ow, kh, kw)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    (oh, ow), (h, w) = out_size, x_shape[2:]
-    flat = win.reshape(*win.shape[:4], kh * kw)
-    pos = flat.argmax(axis=-1)  # first maximum in row-major order, as torch's CPU kernel
-    y = np.take_along_axis(flat, pos[..., None], axis=-1)[..., 0]
+    (oh, ow), (h, w) = out_size, x.shape[2:]
+    has_nan = bool(np.isnan(x).any())
+    # Scan the taps in row-major order and move the winner only on a strictly larger value,
+    # as torch's CPU kernel does: ties go to the first maximum. A NaN wins once (the first NaN).
+    y = win[..., 0, 0].copy()
+    pos = np.zeros(y.shape, dtype=np.int32)  # winning tap t = a * kw + b of each window
+    for t in range(1, kh * kw):
+        tap = win[..., t // kw, t % kw]
+        better = tap > y
+        if has_nan:  # rare: keep the common path cheap
+            better |= np.isnan(tap) & ~np.isnan(y)
+            np.copyto(y, tap, where=better)
+        else:
+            np.maximum(y, tap, out=y)
+        pos += better * (np.int32(t) - pos)  # arithmetic select: faster than a masked write
     rows = np.arange(oh)[:, None] * sh - ph + (pos // kw) * dh
     cols = np.arange(ow)[None, :] * sw - pw + (pos % kw) * dw
+    idx = (rows * w + cols).astype(np.int64)
     inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-    idx = np.where(inside, rows * w + cols, -1)
     if not inside.all():
         # The winner is padding only when every real element is -inf (or there is none):
         # torch then reports the window's first real element.
@@ -270,7 +269,7 @@ def _max_with_indices(x_shape, win, kernel_size, stride, padding, dilation, out_
             -1,  # the window lies entirely in the padding
         )
         idx = np.where(inside, idx, first)
-    return y, idx.astype(np.int64)
+    return y, idx
 
 
 def max_pool2d_backward(
@@ -343,7 +342,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     )
     win = _windows(x, kernel_size, stride, padding, (1, 1), out_size, 0.0)
     divisor = _avg_divisor_2d(x.shape, kernel_size, stride, padding, out_size, count_include_pad)
-    y = win.sum(axis=(-2, -1)) / divisor
+    total = np.zeros(win.shape[:4], dtype=np.result_type(x, np.float64))
+    for a, b in np.ndindex(*kernel_size):  # one pass per tap (faster than reducing the view)
+        total += win[..., a, b]
+    y = total / divisor
     return _unbatch(y.astype(x.dtype, copy=False), unbatched)
 
 
