@@ -1,0 +1,416 @@
+"""Architecture explorer (chapter 5): pick a model of the zoo and an input size.
+
+Pure core (tested without a browser):
+
+- :func:`explore` builds the model on PyTorch's ``meta`` device (shapes only: no memory, no
+  arithmetic, so VGG-19 at 512x512 takes milliseconds), traces it with
+  :func:`cnncourse.shapes.trace` and returns an :class:`ArchitectureResult` with the layer
+  table, the receptive-field growth along the network's longest path and the feature-map
+  "funnel" (spatial size and channels of each resolution stage).
+- :func:`architecture_figure` draws the receptive-field growth and the funnel (the widget shows
+  it as a PNG; the chapter uses it as the static rendering).
+
+Receptive field: :func:`cnncourse.shapes.trace` follows a plain chain of layers and stops at a
+residual addition or a concatenation. Here the chain is the *longest path* through the network:
+the main branch of a residual block (the shortcut adds nothing wider) and the 1x1 -> 5x5 branch
+of an Inception module (the widest of its four), fed to :func:`cnncourse.shapes.receptive_field`.
+
+View: :class:`ArchitectureExplorer`.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+from .. import models, shapes
+from .._validate import check_choice, check_int
+
+__all__ = [
+    "MAX_INPUT_SIZE",
+    "MIN_INPUT_SIZE",
+    "ArchitectureResult",
+    "RFStep",
+    "Stage",
+    "explore",
+    "longest_path_layers",
+    "architecture_figure",
+    "ArchitectureExplorer",
+]
+
+MIN_INPUT_SIZE = 8
+MAX_INPUT_SIZE = 512
+
+# Name parts of side branches that never lengthen the receptive field of the main path.
+_SIDE_BRANCHES = ("shortcut", "attention", "aux1", "aux2", "branch1", "branch2", "branch4")
+_RF_LAYERS = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+
+
+@dataclass(frozen=True)
+class RFStep:
+    """Receptive field after one conv/pool layer of the longest path.
+
+    Attributes
+    ----------
+    name : str
+        Dotted module name.
+    size : int
+        Receptive field (pixels, height) of one output cell.
+    jump : int
+        Input pixels between neighbouring output cells (product of strides).
+    output_size : int
+        Height of the layer's output map.
+    """
+
+    name: str
+    size: int
+    jump: int
+    output_size: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One resolution of the funnel: the last module output seen at that spatial size.
+
+    Attributes
+    ----------
+    name : str
+        Module whose output ends the stage (``'input'`` for the image).
+    size : int
+        Height of the feature map (1 for flattened / FC outputs).
+    channels : int
+        Channels (features) of that output.
+    """
+
+    name: str
+    size: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class ArchitectureResult:
+    """Everything the explorer shows for one (model, input size).
+
+    Attributes
+    ----------
+    model : str
+        Key of :data:`cnncourse.models.MODELS`.
+    input_shape : tuple of int
+        ``(1, C, H, W)``.
+    table : shapes.ShapeTable
+        The layer-by-layer trace.
+    parameters : int
+        Parameter count.
+    mult_adds : int
+        Multiply-adds of the convolutions and linear layers for one image.
+    receptive_field : list of RFStep
+        Growth of the receptive field along the longest path.
+    stages : list of Stage
+        The funnel, from the input to the logits.
+    """
+
+    model: str
+    input_shape: tuple[int, ...]
+    table: shapes.ShapeTable
+    parameters: int
+    mult_adds: int
+    receptive_field: list[RFStep]
+    stages: list[Stage]
+
+
+def _on_side_branch(name: str) -> bool:
+    return any(part in _SIDE_BRANCHES for part in name.split("."))
+
+
+def longest_path_layers(model: nn.Module, table: shapes.ShapeTable) -> list[tuple[str, nn.Module]]:
+    """The conv/pool layers of ``table`` (in execution order) on the longest path.
+
+    Skips shortcuts, SE blocks, auxiliary heads and the three narrower Inception branches;
+    stops at the first global/adaptive pooling or flatten (the receptive field is then the
+    whole image).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The traced model.
+    table : shapes.ShapeTable
+        Its :func:`cnncourse.shapes.trace`.
+
+    Returns
+    -------
+    list of (str, torch.nn.Module)
+    """
+    modules = dict(model.named_modules())
+    path = []
+    for row in table:
+        if _on_side_branch(row.name):
+            continue
+        module = modules.get(row.name)
+        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten)):
+            break
+        if isinstance(module, _RF_LAYERS):
+            path.append((row.name, module))
+    return path
+
+
+def _stages(model: nn.Module, input_shape: tuple[int, ...]) -> list[Stage]:
+    """The funnel: one :class:`Stage` per run of module outputs with the same spatial size.
+
+    Every module (not only leaves) is hooked, so a stage ends with the output of the outermost
+    module that finished at that resolution (``layer1`` of a ResNet, ``inception3b`` of
+    GoogLeNet), not with a layer inside the next block. Flattened outputs count as size 1.
+    """
+    outputs: list[tuple[str, tuple[int, ...]]] = []
+    handles = [
+        m.register_forward_hook(
+            lambda mod, i, o, name=name: (
+                outputs.append((name, tuple(o.shape))) if isinstance(o, torch.Tensor) else None
+            )
+        )
+        for name, m in model.named_modules()
+        if name and not _on_side_branch(name)
+    ]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_shape, device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    runs: list[list[tuple[str, int, int]]] = []
+    for name, shape in outputs:
+        size = shape[2] if len(shape) == 4 else 1
+        if runs and runs[-1][0][1] == size:
+            runs[-1].append((name, size, shape[1]))
+        else:
+            runs.append([(name, size, shape[1])])
+    stages = [Stage("input", input_shape[2], input_shape[1])]
+    for run in runs:
+        depth = min(name.count(".") for name, _, _ in run)
+        name, size, channels = [r for r in run if r[0].count(".") == depth][-1]
+        stages.append(Stage(name, size, channels))
+    return stages
+
+
+def explore(model: str, input_size: int | None = None) -> ArchitectureResult:
+    """Trace a model of the zoo at a square input size (on the meta device).
+
+    Parameters
+    ----------
+    model : str
+        A key of :data:`cnncourse.models.MODELS` (e.g. ``'resnet50'``).
+    input_size : int, optional
+        Input height = width, ``MIN_INPUT_SIZE`` .. ``MAX_INPUT_SIZE`` (default: the model's
+        native size). The channels are the model's native ones.
+
+    Returns
+    -------
+    ArchitectureResult
+
+    Raises
+    ------
+    ValueError
+        Unknown model, size out of range, or a size the model cannot take (the message says
+        why: e.g. AlexNet's classifier expects a 6x6 map, or a kernel larger than its input).
+    """
+    check_choice("model", model, tuple(models.MODELS))
+    native = models.MODELS[model][1]
+    size = native[1] if input_size is None else check_int("input_size", input_size, minimum=1)
+    if not MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE:
+        raise ValueError(
+            f"input_size must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE}, got {size}"
+        )
+    return _explore(model, size)
+
+
+@lru_cache(maxsize=64)  # results are pure functions of (model, size); revisits are instant
+def _explore(model: str, size: int) -> ArchitectureResult:
+    ctor, native = models.MODELS[model]
+    input_shape = (1, native[0], size, size)
+    with torch.device("meta"):
+        net = ctor()
+    try:
+        table = shapes.trace(net, input_shape)
+    except ValueError as err:
+        raise ValueError(f"{model} cannot take a {size}x{size} input: {_explain(err)}") from err
+    rf_path = longest_path_layers(net, table)
+    rf = shapes.receptive_field([m for _, m in rf_path]) if rf_path else []
+    out_sizes = {row.name: row.output_shape[2] for row in table if len(row.output_shape or ()) == 4}
+    steps = [
+        RFStep(name, r.size, r.jump, out_sizes[name])
+        for (name, _), r in zip(rf_path, rf, strict=True)
+    ]
+    mult_adds = sum(r.mult_adds or 0 for r in table if r.type in ("Conv2d", "Linear"))
+    return ArchitectureResult(
+        model, input_shape, table, table.total_parameters, mult_adds, steps,
+        _stages(net, input_shape),
+    )  # fmt: skip
+
+
+def _explain(err: Exception) -> str:
+    """Shorten torch's messages and add the reason a student needs."""
+    text = str(err)
+    if "mat1 and mat2" in text or "same reduction dim" in text:
+        return (
+            text.rstrip(".") + ". The flattened feature map does not have the size the first "
+            "fully connected layer was built for: this network only works at its native size."
+        )
+    if "Kernel size can't be greater" in text or "Output size is too small" in text:
+        return text.rstrip(".") + ". The input is too small: the maps shrink below a kernel's size."
+    return text
+
+
+def architecture_figure(result: ArchitectureResult, *, dpi: int = 80) -> plt.Figure:
+    """Receptive-field growth (left) and the feature-map funnel (right) of one result.
+
+    Parameters
+    ----------
+    result : ArchitectureResult
+        From :func:`explore`.
+    dpi : int
+        Figure resolution.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(result, ArchitectureResult):
+        raise TypeError(f"result must be an ArchitectureResult, got {type(result).__name__}")
+    size = result.input_shape[2]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=dpi)
+
+    steps = result.receptive_field
+    x = np.arange(1, len(steps) + 1)
+    ax1.step(x, [s.size for s in steps], where="post", color="#e15759", label="receptive field")
+    ax1.plot(x, [s.output_size for s in steps], color="#4e79a7", label="output map size")
+    ax1.axhline(size, color="gray", ls="--", lw=1, label=f"input size {size}")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("conv/pool layer along the longest path")
+    ax1.set_ylabel("pixels")
+    final = steps[-1].size if steps else 1
+    ax1.set_title(f"receptive field grows to {final} px")
+    ax1.legend(fontsize=8, loc="center right")
+
+    stages = result.stages
+    y = np.arange(len(stages))[::-1]
+    widths = np.array([s.size for s in stages], dtype=float)
+    ax2.barh(y, widths, left=-widths / 2, color="#59a14f", height=0.7)
+    for yi, s in zip(y, stages, strict=True):
+        ax2.text(
+            size / 2 + size * 0.03, yi, f"{s.size}x{s.size}x{s.channels:,}", va="center", fontsize=8
+        )
+    ax2.set_yticks(y)
+    ax2.set_yticklabels([s.name for s in stages], fontsize=7)
+    ax2.set_xlim(-size / 2 - 1, size * 1.05)
+    ax2.set_xlabel("feature-map width (pixels), centred")
+    ax2.set_title("the funnel: maps shrink, channels grow")
+    fig.suptitle(
+        f"{result.model} at {size}x{size}: {result.parameters:,} parameters, "
+        f"{result.mult_adds / 1e6:,.1f} M multiply-adds"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _figure_png(result: ArchitectureResult) -> bytes:
+    fig = architecture_figure(result)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+class ArchitectureExplorer(widgets.VBox):
+    """Choose a model and an input size; see the summary, the plots and the layer table.
+
+    Attributes a test (or a student) can drive: ``model`` (Dropdown of the zoo), ``input_size``
+    (IntSlider; reset to the native size when the model changes). Read-only: ``summary`` (HTML),
+    ``message`` (HTML, empty or the error), ``plot`` (Image, PNG), ``table`` (HTML),
+    ``result`` (last :class:`ArchitectureResult`, ``None`` after an error), ``error`` (str).
+
+    Parameters
+    ----------
+    model : str
+        Initial model (a key of :data:`cnncourse.models.MODELS`).
+    input_size : int, optional
+        Initial input size (default: the model's native size).
+    """
+
+    def __init__(self, model: str = "resnet18", input_size: int | None = None) -> None:
+        check_choice("model", model, tuple(models.MODELS))
+        native = models.MODELS[model][1][1]
+        size = native if input_size is None else check_int("input_size", input_size, minimum=1)
+        self.result: ArchitectureResult | None = None
+        self.error = ""
+        self.model = widgets.Dropdown(
+            options=tuple(models.MODELS), value=model, description="model"
+        )
+        self.model.add_class("cnncourse-arch-model")
+        self.input_size = widgets.IntSlider(
+            value=min(max(size, MIN_INPUT_SIZE), MAX_INPUT_SIZE),
+            min=MIN_INPUT_SIZE,
+            max=MAX_INPUT_SIZE,
+            description="input size",
+            continuous_update=False,
+        )
+        self.input_size.add_class("cnncourse-arch-size")
+        self.summary = widgets.HTML()
+        self.summary.add_class("cnncourse-arch-summary")
+        self.message = widgets.HTML()
+        self.message.add_class("cnncourse-arch-message")
+        self.plot = widgets.Image(format="png")
+        self.plot.add_class("cnncourse-arch-plot")
+        self.table = widgets.HTML()
+        self.table.add_class("cnncourse-arch-table")
+        table_box = widgets.Box(
+            [self.table], layout=widgets.Layout(max_height="320px", overflow="auto")
+        )
+        super().__init__(
+            [widgets.HBox([self.model, self.input_size]), self.summary, self.message, self.plot,
+             table_box]
+        )  # fmt: skip
+        self.add_class("cnncourse-architecture-explorer")
+        self.model.observe(self._on_model, names="value")
+        self.input_size.observe(lambda _: self.update(), names="value")
+        self.update()
+
+    def _on_model(self, change=None) -> None:
+        native = models.MODELS[self.model.value][1][1]
+        if self.input_size.value == native:
+            self.update()
+        else:
+            self.input_size.value = native  # triggers update()
+
+    def update(self) -> None:
+        """Explore the selected model at the selected size; show the result or the error."""
+        try:
+            result = explore(self.model.value, self.input_size.value)
+        except (ValueError, TypeError) as err:
+            self.result, self.error = None, str(err)
+            self.message.value = (
+                '<div style="color:#8b0000;background:#fde8e8;padding:6px 10px">'
+                f"<b>Cannot build this:</b> {html.escape(self.error)}</div>"
+            )
+            self.summary.value = ""
+            self.plot.value = b""
+            self.table.value = ""
+            return
+        self.result, self.error = result, ""
+        self.message.value = ""
+        rf = result.receptive_field[-1].size if result.receptive_field else 1
+        c, h = result.input_shape[1], result.input_shape[2]
+        self.summary.value = (
+            f"<b>{html.escape(result.model)}</b>, input {c}&times;{h}&times;{h}: "
+            f"{result.parameters:,} parameters, {result.mult_adds:,} multiply-adds, "
+            f"receptive field {rf} px, {len(result.table)} layers traced"
+        )
+        self.plot.value = _figure_png(result)
+        self.table.value = result.table._repr_html_()
