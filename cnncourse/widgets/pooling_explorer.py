@@ -1,0 +1,701 @@
+"""Pooling explorer (chapter 4): slide a max or average pooling window over a grid or a photo.
+
+Pure core (tested without a browser):
+
+- :func:`load_source` -- a small numeric grid from :data:`GRIDS` or a photo from
+  ``data.SAMPLE_IMAGES``, as a 2-D float array.
+- :func:`explore` -- pool it with :func:`cnncourse.pooling.max_pool2d` or
+  :func:`~cnncourse.pooling.avg_pool2d` and return a :class:`PoolingState`: the output, the
+  winners' indices (max), and for animation step ``t`` the output cell ``(t // out_w, t % out_w)``,
+  its window (with the padding and ``ceil_mode`` overhang) and the value it produces.
+- :func:`grid_html`, :func:`window_html`, :func:`formula_html`, :func:`photo_pngs` -- renderers
+  (HTML tables for numeric grids, PNG bytes for ``ipywidgets.Image`` for photos).
+
+View: :class:`PoolingExplorer` (controls + ``ipywidgets.Play``). Static figures for the website:
+:func:`explorer_figure` (animation steps on a grid) and :func:`photo_figure` (max vs average on a
+photo for several window sizes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import io
+from functools import lru_cache
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+from PIL import Image as PILImage
+
+from .. import data, pooling, viz
+from .._validate import check_array, check_choice, check_int
+
+__all__ = [
+    "GRIDS",
+    "SOURCES",
+    "KINDS",
+    "PoolingState",
+    "load_source",
+    "explore",
+    "formula_text",
+    "formula_html",
+    "grid_html",
+    "window_html",
+    "photo_pngs",
+    "PoolingExplorer",
+    "explorer_figure",
+    "photo_figure",
+]
+
+# Small numeric grids shown cell by cell (with their numbers); photos are shown as images.
+GRIDS = {
+    "4x4 arange(1, 17)": np.arange(1, 17, dtype=float).reshape(4, 4),
+    "5x5 feature map (lecture)": np.array(
+        [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]],
+        dtype=float,
+    ),
+    "8x8 random digits": np.random.default_rng(4).integers(0, 10, size=(8, 8)).astype(float),
+    "7x7 vertical edge": np.repeat([[0, 0, 0, 1, 1, 1, 1]], 7, axis=0).astype(float),
+}
+SOURCES = (*GRIDS, *data.SAMPLE_IMAGES)
+KINDS = ("max", "avg")
+MAX_GRID = 16  # sources up to this size are drawn as numbered tables
+
+
+# ------------------------------------------------------------------------------ pure core
+
+
+def _cell_kinds(rows, cols, shape, padding) -> np.ndarray:
+    """0 for input cells, 1 for padding, 2 beyond the padding, on the grid rows x cols."""
+    (h, w), p = shape, padding
+    rows, cols = np.asarray(rows)[:, None], np.asarray(cols)[None, :]
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    padded = (rows >= -p) & (rows < h + p) & (cols >= -p) & (cols < w + p)
+    return np.where(inside, 0, np.where(padded, 1, 2))
+
+
+@lru_cache(maxsize=16)
+def _photo(name: str) -> np.ndarray:
+    img = data.sample_image(name)
+    img.setflags(write=False)
+    return img
+
+
+def load_source(source) -> np.ndarray:
+    """A 2-D float array: a name from :data:`SOURCES` (grids and photos) or an (H, W) array."""
+    if isinstance(source, str):
+        check_choice("source", source, SOURCES)
+        return GRIDS[source] if source in GRIDS else _photo(source)
+    return check_array("source", source, ndim=2).astype(np.float64, copy=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolingState:
+    """Everything the explorer shows for one configuration and one animation step.
+
+    ``input`` (H, W) and ``output`` (out_h, out_w) are 2-D; ``indices`` holds the flat input
+    index of each window's maximum (max pooling, ties to the first in row-major order) or is
+    ``None`` (average).
+    """
+
+    input: np.ndarray
+    output: np.ndarray
+    indices: np.ndarray | None
+    kind: str
+    kernel_size: int
+    stride: int
+    padding: int
+    ceil_mode: bool
+    count_include_pad: bool
+    step: int
+
+    @property
+    def n_steps(self) -> int:
+        """Number of output cells (one animation step each)."""
+        return int(self.output.size)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """The output cell ``(i, j)`` computed at this step (row-major order)."""
+        return divmod(self.step, self.output.shape[1])
+
+    @property
+    def window_origin(self) -> tuple[int, int]:
+        """Top-left input coordinate of the current window (negative inside the padding)."""
+        i, j = self.position
+        return i * self.stride - self.padding, j * self.stride - self.padding
+
+    @property
+    def window_cells(self) -> np.ndarray:
+        """Where each of the k x k window taps falls: 0 input, 1 padding, 2 ``ceil_mode``
+        overhang past the padding (average pooling counts padding with ``count_include_pad``
+        but never the overhang)."""
+        k, (r0, c0), p = self.kernel_size, self.window_origin, self.padding
+        return _cell_kinds(np.arange(r0, r0 + k), np.arange(c0, c0 + k), self.input.shape, p)
+
+    @property
+    def window(self) -> np.ndarray:
+        """The k x k values the current window reads: ``-inf`` (max) or ``0`` (avg) in the
+        padding, NaN in a ``ceil_mode`` overhang."""
+        k, (r0, c0) = self.kernel_size, self.window_origin
+        h, w = self.input.shape
+        rows = np.clip(np.arange(r0, r0 + k), 0, h - 1)
+        cols = np.clip(np.arange(c0, c0 + k), 0, w - 1)
+        cells = self.window_cells
+        fill = -np.inf if self.kind == "max" else 0.0
+        values = self.input[rows[:, None], cols[None, :]]
+        return np.where(cells == 0, values, np.where(cells == 1, fill, np.nan))
+
+    @property
+    def value(self) -> float:
+        """The output value at the current step."""
+        return float(self.output[self.position])
+
+    @property
+    def winner(self) -> tuple[int, int] | None:
+        """Input (row, col) of the current window's maximum (max pooling), else ``None``."""
+        if self.indices is None or self.indices[self.position] < 0:
+            return None
+        return divmod(int(self.indices[self.position]), self.input.shape[1])
+
+    def at(self, step: int) -> PoolingState:
+        """The same configuration at another animation step (no recomputation)."""
+        step = check_int("step", step, minimum=0)
+        if step >= self.n_steps:
+            raise ValueError(f"step must be < {self.n_steps} (the number of outputs), got {step}")
+        return dataclasses.replace(self, step=step)
+
+
+def explore(
+    source="4x4 arange(1, 17)",
+    kind: str = "max",
+    kernel_size: int = 2,
+    stride: int | None = None,
+    padding: int = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    step: int = 0,
+) -> PoolingState:
+    """Pool a grid or photo and describe animation step ``step``.
+
+    Parameters
+    ----------
+    source : str or array_like, shape (H, W)
+        A name from :data:`SOURCES` or a 2-D array.
+    kind : {'max', 'avg'}
+    kernel_size, stride, padding, ceil_mode, count_include_pad
+        As in :func:`cnncourse.pooling.max_pool2d` / :func:`~cnncourse.pooling.avg_pool2d`
+        (square windows; ``stride=None`` means ``kernel_size``; ``count_include_pad`` only
+        matters for 'avg').
+    step : int
+        Which output cell the animation is at, 0 <= step < out_h * out_w.
+
+    Returns
+    -------
+    PoolingState
+        ``output`` is exactly what the library computes for ``source[None, None]``.
+    """
+    x = load_source(source)
+    check_choice("kind", kind, KINDS)
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    stride = kernel_size if stride is None else check_int("stride", stride, minimum=1)
+    if kind == "max":
+        y, idx = pooling.max_pool2d(
+            x[None, None], kernel_size, stride, padding, ceil_mode=ceil_mode, return_indices=True
+        )
+        idx = idx[0, 0]
+    else:
+        y = pooling.avg_pool2d(
+            x[None, None], kernel_size, stride, padding, ceil_mode, count_include_pad
+        )
+        idx = None
+    state = PoolingState(
+        x, y[0, 0], idx, kind, kernel_size, stride, padding, ceil_mode, count_include_pad, 0
+    )
+    return state.at(step)
+
+
+def _visible_extent(state: PoolingState) -> tuple[np.ndarray, np.ndarray]:
+    """Input rows and columns to draw: the padded input plus any ``ceil_mode`` overhang."""
+    (h, w), p, k, s = state.input.shape, state.padding, state.kernel_size, state.stride
+    (oh, ow) = state.output.shape
+    last_r, last_c = (oh - 1) * s - p + k, (ow - 1) * s - p + k
+    return np.arange(-p, max(h + p, last_r)), np.arange(-p, max(w + p, last_c))
+
+
+def formula_text(state: PoolingState) -> str:
+    """The output-size formula with the numbers plugged in (both axes), as torch computes it."""
+    k, s, p = state.kernel_size, state.stride, state.padding
+    rounding = "ceil" if state.ceil_mode else "floor"
+    lines = []
+    for axis, n, out in zip(
+        ("height", "width"), state.input.shape, state.output.shape, strict=True
+    ):
+        span = n + 2 * p - k
+        raw = (-(-span // s) if state.ceil_mode else span // s) + 1
+        line = f"out {axis} = {rounding}(({n} + 2*{p} - {k}) / {s}) + 1 = {raw}"
+        if raw != out:
+            line += f" - 1 = {out} (the last window would start in the right padding)"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def formula_html(state: PoolingState) -> str:
+    """:func:`formula_text` plus the value computed at the current step, as HTML."""
+    i, j = state.position
+    what = "max" if state.kind == "max" else "mean"
+    lines = [html.escape(t) for t in formula_text(state).splitlines()]
+    lines.append(
+        f"step {state.step + 1} of {state.n_steps}: y[{i}, {j}] = {what} of the window "
+        f"= <b>{state.value:.4g}</b>"
+    )
+    return (
+        '<div class="cnncourse-pooling-formula-text" style="font-family:monospace">'
+        + ("<br>".join(lines))
+        + "</div>"
+    )
+
+
+def _fmt(v: float) -> str:
+    if np.isneginf(v):
+        return "&minus;&infin;"
+    return f"{v:.3g}" if v != int(v) else f"{int(v)}"
+
+
+_CELL = "width:{px}px;height:{px}px;text-align:center;font-size:12px;border:1px solid #bbb;"
+_WINDOW_BG, _CURRENT_BG, _WINNER_BORDER = "#ffb347", "#ffb347", "3px solid #c00000"
+
+
+def _shade(v: float, lo: float, hi: float) -> str:
+    # Light blue ramp: dark enough to read the values, light enough for black text.
+    t = 0.0 if hi <= lo else float(np.clip((v - lo) / (hi - lo), 0, 1))
+    r, g, b = (int(255 - t * (255 - c)) for c in (107, 174, 214))
+    return f"rgb({r},{g},{b})"
+
+
+def grid_html(state: PoolingState, cell_px: int = 34) -> str:
+    """The padded input (class ``cnncourse-pooling-input-grid``) and the output
+    (``cnncourse-pooling-output-grid``) as numbered HTML tables.
+
+    Input cells in the current window get class ``cnncourse-pooling-window``, the maximum that
+    wins it ``cnncourse-pooling-winner``; padding cells ``cnncourse-pooling-pad`` and
+    ``ceil_mode`` overhang cells ``cnncourse-pooling-overhang``. Output cells computed so far
+    show their value; the current one has class ``cnncourse-pooling-current``.
+    """
+    x, y = state.input, state.output
+    lo, hi = float(x.min()), float(x.max())
+    rows, cols = _visible_extent(state)
+    kinds = _cell_kinds(rows, cols, x.shape, state.padding)
+    (r0, c0), k = state.window_origin, state.kernel_size
+    winner = state.winner
+    pad_text = "&minus;&infin;" if state.kind == "max" else "0"
+    base = _CELL.format(px=cell_px)
+    trs = []
+    for a, r in enumerate(rows):
+        tds = []
+        for b, c in enumerate(cols):
+            classes = ["cnncourse-pooling-cell"]
+            style = base
+            if kinds[a, b] == 0:
+                text, bg = _fmt(x[r, c]), _shade(x[r, c], lo, hi)
+            elif kinds[a, b] == 1:
+                classes.append("cnncourse-pooling-pad")
+                text, bg = pad_text, "#eeeeee"
+                style += "color:#777;font-style:italic;"
+            else:
+                classes.append("cnncourse-pooling-overhang")
+                text, bg = "", "#ffffff"
+                style += "border:1px dashed #bbb;"
+            if r0 <= r < r0 + k and c0 <= c < c0 + k:
+                classes.append("cnncourse-pooling-window")
+                bg = _WINDOW_BG
+            if winner == (r, c):
+                classes.append("cnncourse-pooling-winner")
+                style += f"border:{_WINNER_BORDER};font-weight:bold;"
+            tds.append(
+                f'<td class="{" ".join(classes)}" style="{style}background:{bg}">{text}</td>'
+            )
+        trs.append("<tr>" + "".join(tds) + "</tr>")
+    input_table = (
+        '<table class="cnncourse-pooling-input-grid" style="border-collapse:collapse">'
+        + "".join(trs)
+        + "</table>"
+    )
+    trs = []
+    for i in range(y.shape[0]):
+        tds = []
+        for j in range(y.shape[1]):
+            t = i * y.shape[1] + j
+            classes, style = ["cnncourse-pooling-cell"], base
+            if t < state.step:
+                text, bg = _fmt(y[i, j]), _shade(y[i, j], lo, hi)
+            elif t == state.step:
+                classes.append("cnncourse-pooling-current")
+                text, bg = _fmt(y[i, j]), _CURRENT_BG
+                style += "font-weight:bold;"
+            else:
+                classes.append("cnncourse-pooling-pending")
+                text, bg = "", "#ffffff"
+            tds.append(
+                f'<td class="{" ".join(classes)}" style="{style}background:{bg}">{text}</td>'
+            )
+        trs.append("<tr>" + "".join(tds) + "</tr>")
+    output_table = (
+        '<table class="cnncourse-pooling-output-grid" style="border-collapse:collapse">'
+        + "".join(trs)
+        + "</table>"
+    )
+    label = 'style="margin:0 0 4px 0;font-weight:bold"'
+    return (
+        '<div style="display:flex;gap:28px;align-items:flex-start">'
+        f"<div><div {label}>input {x.shape[0]}x{x.shape[1]}"
+        f"{' + padding ' + str(state.padding) if state.padding else ''}</div>{input_table}</div>"
+        f"<div><div {label}>output {y.shape[0]}x{y.shape[1]}</div>{output_table}</div></div>"
+    )
+
+
+def window_html(state: PoolingState, cell_px: int = 34) -> str:
+    """The current window's values as a small table (class ``cnncourse-pooling-window-table``)
+    with the arithmetic that produces the output value."""
+    vals, cells = state.window, state.window_cells
+    base = _CELL.format(px=cell_px)
+    k = state.kernel_size
+    winner = state.winner
+    r0, c0 = state.window_origin
+    trs = []
+    for a in range(k):
+        tds = []
+        for b in range(k):
+            style = base
+            if cells[a, b] == 2:
+                text, style = "", style + "border:1px dashed #bbb;"
+            else:
+                text = _fmt(vals[a, b])
+                if cells[a, b] == 1:
+                    style += "color:#777;font-style:italic;background:#eeeeee;"
+            if winner == (r0 + a, c0 + b):
+                style += f"border:{_WINNER_BORDER};font-weight:bold;"
+            tds.append(f'<td style="{style}">{text}</td>')
+        trs.append("<tr>" + "".join(tds) + "</tr>")
+    if state.kind == "max":
+        text = f"max = {_fmt(state.value)}"
+        if winner is not None:
+            text += f" (input row {winner[0]}, column {winner[1]}: the first maximum wins ties)"
+    else:
+        counted = (cells == 0) | ((cells == 1) & state.count_include_pad)
+        total = float(np.where(counted, vals, 0.0).sum())
+        text = f"sum {_fmt(total)} / {int(counted.sum())} cells = {_fmt(state.value)}"
+        if state.padding and not state.count_include_pad:
+            text += " (padding not counted)"
+    return (
+        '<div class="cnncourse-pooling-window-table" style="display:flex;gap:12px;'
+        'align-items:center"><table style="border-collapse:collapse">'
+        + "".join(trs)
+        + f'</table><span style="font-family:monospace">{text}'
+        "</span></div>"
+    )
+
+
+_RED = 255  # palette index of the outline colour; 0..254 are gray levels
+_PALETTE = [*(v for g in np.linspace(0, 255, 255).astype(int) for v in (g, g, g)), 220, 0, 0]
+
+
+def _outline(img: np.ndarray, r0: int, c0: int, r1: int, c1: int, width: int) -> None:
+    """Draw a red frame just outside rows [r0, r1) and columns [c0, c1) of a palette image."""
+    h, w = img.shape
+    top, bottom = max(r0 - width, 0), min(r1 + width, h)
+    left, right = max(c0 - width, 0), min(c1 + width, w)
+    img[top : max(r0, 0), left:right] = _RED
+    img[min(r1, h) : bottom, left:right] = _RED
+    img[top:bottom, left : max(c0, 0)] = _RED
+    img[top:bottom, min(c1, w) : right] = _RED
+
+
+def _upscale(values: np.ndarray, target: int) -> tuple[np.ndarray, int]:
+    """Nearest-neighbour enlarge a small array so it is at least ``target`` pixels wide."""
+    f = max(1, target // max(values.shape))
+    return (np.repeat(np.repeat(values, f, axis=0), f, axis=1) if f > 1 else values), f
+
+
+def _gray_indices(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    scale = 254.0 / (hi - lo) if hi > lo else 0.0
+    return np.clip((values - lo) * scale + 0.5, 0, 254).astype(np.uint8)
+
+
+def _png(indices: np.ndarray) -> bytes:
+    # A palette PNG (one byte per pixel) with fast zlib level 1: several times quicker to
+    # encode than RGB, which keeps the animation responsive on 512x512 photos.
+    im = PILImage.fromarray(indices)  # mode L; putpalette turns it into P
+    im.putpalette(_PALETTE)
+    buf = io.BytesIO()
+    im.save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def photo_pngs(state: PoolingState, target: int = 256) -> tuple[bytes, bytes]:
+    """PNG bytes of the input (current window framed in red) and of the output (current cell
+    framed), both on the input's gray scale, for ``ipywidgets.Image``.
+
+    Arrays smaller than ``target`` pixels are enlarged (nearest neighbour) so the frame shows.
+    """
+    lo, hi = float(state.input.min()), float(state.input.max())
+    big, f = _upscale(state.input, target)
+    img = _gray_indices(big, lo, hi)
+    (r0, c0), k = state.window_origin, state.kernel_size
+    _outline(img, r0 * f, c0 * f, (r0 + k) * f, (c0 + k) * f, max(1, max(img.shape) // 256))
+    out_big, g = _upscale(state.output, target)
+    out = _gray_indices(out_big, lo, hi)
+    i, j = state.position
+    _outline(out, i * g, j * g, (i + 1) * g, (j + 1) * g, max(1, max(out.shape) // 256))
+    return _png(img), _png(out)
+
+
+# ------------------------------------------------------------------------------------ view
+
+
+def _error_html(text: str) -> str:
+    return f'<span style="color:#b00">{html.escape(text)}</span>'
+
+
+class PoolingExplorer(widgets.VBox):
+    """Choose a grid or photo, max or average pooling, window size, stride and padding; press
+    play to watch the window slide and the output fill in.
+
+    Attributes a test (or a student) can drive: ``source`` (Dropdown of :data:`SOURCES`),
+    ``kind`` (ToggleButtons 'max' / 'avg'), ``kernel_size``, ``stride``, ``padding``
+    (IntSliders), ``ceil_mode``, ``count_include_pad`` (Checkboxes), ``play``
+    (``ipywidgets.Play``, linked to the ``step`` slider); read-only: ``result`` (the current
+    :class:`PoolingState`, ``None`` while the settings are invalid) and ``message`` (HTML; shows
+    errors instead of a traceback). Numeric grids are drawn in ``grid_view`` (HTML), photos in
+    ``input_view`` / ``output_view`` (PNG images).
+    """
+
+    def __init__(
+        self,
+        source="4x4 arange(1, 17)",
+        kind: str = "max",
+        kernel_size: int = 2,
+        stride: int = 2,
+        padding: int = 0,
+        ceil_mode: bool = False,
+        interval: int = 700,
+    ):
+        check_choice("source", source, SOURCES)
+        check_choice("kind", kind, KINDS)
+        self.result: PoolingState | None = None
+        self._configuring = False
+
+        def slider(name, value, lo, hi):
+            w = widgets.IntSlider(value=value, min=lo, max=hi, description=name)
+            w.add_class("cnncourse-pooling-slider")
+            return w
+
+        self.source = widgets.Dropdown(options=SOURCES, value=source, description="input")
+        self.source.add_class("cnncourse-pooling-source")
+        self.kind = widgets.ToggleButtons(
+            options=[("max", "max"), ("average", "avg")], value=kind, description="pooling"
+        )
+        self.kind.add_class("cnncourse-pooling-kind")
+        self.kernel_size = slider("window", kernel_size, 1, 8)
+        self.stride = slider("stride", stride, 1, 8)
+        self.padding = slider("padding", padding, 0, 4)
+        self.ceil_mode = widgets.Checkbox(value=ceil_mode, description="ceil_mode")
+        self.count_include_pad = widgets.Checkbox(value=True, description="count_include_pad")
+        self.play = widgets.Play(value=0, min=0, max=0, interval=interval, description="slide")
+        self.play.add_class("cnncourse-pooling-play")
+        self.step = widgets.IntSlider(value=0, min=0, max=0, description="step")
+        self.step.add_class("cnncourse-pooling-step")
+        widgets.link((self.play, "value"), (self.step, "value"))
+        widgets.link((self.play, "max"), (self.step, "max"))
+
+        self.grid_view = widgets.HTML()
+        self.grid_view.add_class("cnncourse-pooling-grid")
+        self.input_view = widgets.Image(format="png", layout=widgets.Layout(width="256px"))
+        self.input_view.add_class("cnncourse-pooling-input")
+        self.output_view = widgets.Image(format="png", layout=widgets.Layout(width="256px"))
+        self.output_view.add_class("cnncourse-pooling-output")
+        self.photo_view = widgets.HBox(
+            [
+                widgets.VBox(
+                    [widgets.HTML("<b>input</b>"), self.input_view],
+                    layout=widgets.Layout(margin="0 16px 0 0"),
+                ),
+                widgets.VBox([widgets.HTML("<b>output</b>"), self.output_view]),
+            ],
+        )
+        self.window_view = widgets.HTML()
+        self.window_view.add_class("cnncourse-pooling-window-view")
+        self.formula = widgets.HTML()
+        self.formula.add_class("cnncourse-pooling-formula")
+        self.message = widgets.HTML()
+        self.message.add_class("cnncourse-pooling-message")
+
+        controls = widgets.VBox(
+            [
+                widgets.HBox([self.source, self.kind]),
+                widgets.HBox([self.kernel_size, self.stride, self.padding]),
+                widgets.HBox([self.ceil_mode, self.count_include_pad]),
+                widgets.HBox([self.play, self.step]),
+            ]
+        )
+        controls.add_class("cnncourse-pooling-controls")
+        super().__init__(
+            [
+                controls,
+                self.message,
+                self.grid_view,
+                self.photo_view,
+                self.window_view,
+                self.formula,
+            ]
+        )
+        self.add_class("cnncourse-pooling-explorer")
+
+        for w in (
+            self.source,
+            self.kind,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        ):
+            w.observe(self._on_config, names="value")
+        self.step.observe(self._on_step, names="value")
+        self._on_config()
+
+    def _on_config(self, change=None) -> None:
+        """Recompute the pooled output for the current settings and restart the animation."""
+        try:
+            state = explore(
+                self.source.value,
+                self.kind.value,
+                self.kernel_size.value,
+                self.stride.value,
+                self.padding.value,
+                self.ceil_mode.value,
+                self.count_include_pad.value,
+            )
+        except (ValueError, TypeError) as err:
+            self.result = None
+            self.message.value = _error_html(str(err))
+            self.window_view.value = self.formula.value = ""
+            return
+        self.result = state
+        self._configuring = True  # moving the step back to 0 must not render twice
+        try:
+            self.play.value = 0
+            self.play.max = state.n_steps - 1
+        finally:
+            self._configuring = False
+        x, y = state.input, state.output
+        self.message.value = (
+            f"{state.kind} pooling keeps {y.size} of {x.size} numbers "
+            f"({x.shape[0]}x{x.shape[1]} &rarr; {y.shape[0]}x{y.shape[1]}, "
+            f"{100 * y.size / x.size:.3g}%); press play to slide the window"
+        )
+        self.render()
+
+    def _on_step(self, change=None) -> None:
+        if self._configuring or self.result is None:
+            return
+        self.result = self.result.at(self.step.value)
+        self.render()
+
+    def render(self) -> None:
+        """Draw the current state (grid tables for small inputs, PNG images for photos)."""
+        state = self.result
+        if state is None:
+            return
+        small = max(state.input.shape) <= MAX_GRID
+        self.grid_view.layout.display = None if small else "none"
+        self.photo_view.layout.display = "none" if small else None
+        if small:
+            self.grid_view.value = grid_html(state)
+        else:
+            self.input_view.value, self.output_view.value = photo_pngs(state)
+        self.window_view.value = window_html(state)
+        self.formula.value = formula_html(state)
+
+
+# --------------------------------------------------------------------------- static figures
+
+
+def _draw_state(ax_in: plt.Axes, ax_out: plt.Axes, state: PoolingState) -> None:
+    x, y = state.input, state.output
+    lo, hi = float(x.min()), float(x.max())
+    viz.show_array(ax_in, x, "", cmap="Blues", annotate=True, fmt="{:g}", vmin=lo, vmax=hi)
+    rows, cols = _visible_extent(state)
+    ax_in.set_xlim(cols[0] - 0.5, cols[-1] + 0.5)
+    ax_in.set_ylim(rows[-1] + 0.5, rows[0] - 0.5)
+    if state.padding:
+        ax_in.add_patch(
+            Rectangle((-0.5, -0.5), x.shape[1], x.shape[0], fill=False, lw=1, ls=":", ec="gray")
+        )
+    r0, c0 = state.window_origin
+    k = state.kernel_size
+    ax_in.add_patch(
+        Rectangle(
+            (c0 - 0.5, r0 - 0.5), k, k, fill=True, alpha=0.35, fc="orange", ec="darkorange", lw=2
+        )
+    )
+    if state.winner is not None:
+        r, c = state.winner
+        ax_in.add_patch(Rectangle((c - 0.45, r - 0.45), 0.9, 0.9, fill=False, ec="red", lw=2))
+    shown = np.full(y.shape, np.nan)
+    shown.flat[: state.step + 1] = y.flat[: state.step + 1]
+    viz.show_array(ax_out, shown, "", cmap="Blues", vmin=lo, vmax=hi)
+    for (i, j), v in np.ndenumerate(shown):
+        if not np.isnan(v):
+            ax_out.text(j, i, f"{v:g}", ha="center", va="center", fontsize=9)
+    i, j = state.position
+    ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="darkorange", lw=2.5))
+
+
+def explorer_figure(
+    source="4x4 arange(1, 17)",
+    kind: str = "max",
+    kernel_size: int = 2,
+    stride: int | None = None,
+    padding: int = 0,
+    ceil_mode: bool = False,
+    steps=None,
+) -> plt.Figure:
+    """Static rendering of the explorer on a numeric grid: for each animation step, the input
+    with the window (orange) and its maximum (red), above the output filled so far."""
+    state = explore(source, kind, kernel_size, stride, padding, ceil_mode)
+    steps = list(range(state.n_steps)) if steps is None else list(steps)
+    n = len(steps)
+    fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.2), squeeze=False, height_ratios=[1.3, 1])
+    for col, t in enumerate(steps):
+        st = state.at(t)
+        _draw_state(axes[0, col], axes[1, col], st)
+        i, j = st.position
+        axes[0, col].set_title(f"step {t + 1}: window {i},{j}", fontsize=10)
+        axes[1, col].set_title(f"y[{i},{j}] = {st.value:g}", fontsize=10)
+    name = source if isinstance(source, str) else "input"
+    fig.suptitle(
+        f"{kind} pooling on {name}: window {state.kernel_size}, stride {state.stride}, "
+        f"padding {state.padding} -> output {state.output.shape[0]}x{state.output.shape[1]}"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def photo_figure(image: str = "camera", sizes=(2, 4, 8)) -> plt.Figure:
+    """Max vs average pooling of a photo with k x k windows, stride k, for each k in ``sizes``."""
+    x = load_source(image)
+    sizes = [check_int("sizes", k, minimum=1) for k in sizes]
+    fig, axes = plt.subplots(2, len(sizes) + 1, figsize=(2.6 * (len(sizes) + 1), 5.4))
+    for row, kind in enumerate(KINDS):
+        viz.show_array(axes[row, 0], x, f"input {x.shape[0]}x{x.shape[1]}")
+        for col, k in enumerate(sizes, start=1):
+            y = explore(x, kind, k).output
+            viz.show_array(
+                axes[row, col], y, f"{kind} {k}x{k} -> {y.shape[0]}x{y.shape[1]}", vmin=0, vmax=1
+            )
+    fig.suptitle(f"Max (top) vs average (bottom) pooling of '{image}', stride = window")
+    fig.tight_layout()
+    return fig
