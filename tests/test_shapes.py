@@ -18,6 +18,16 @@ from torch import nn
 
 from cnncourse import shapes
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Thousands of tiny ops: thread start-up would dominate (and fight other processes)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------------------------
 # helpers: what PyTorch says (None when PyTorch rejects the configuration)
 # --------------------------------------------------------------------------------------------
@@ -100,6 +110,7 @@ def test_conv_output_size_matches_torch(n, k, s, p, d):
     assert ours(shapes.conv_output_size, n, k, s, p, d) == torch_conv_size(n, k, s, p, d)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 @settings(max_examples=1000, deadline=None)
 @given(n=sizes, k=kernels, s=strides, d=dilations, padding=st.sampled_from(["same", "valid"]))
 def test_conv_output_size_string_padding_matches_torch(n, k, s, d, padding):
@@ -110,10 +121,10 @@ def test_conv_output_size_string_padding_matches_torch(n, k, s, d, padding):
 
 @settings(max_examples=1000, deadline=None)
 @given(
-    n=sizes,
+    n=st.integers(1, 40),
     k=kernels,
     s=st.one_of(st.none(), strides),
-    p=st.integers(0, 5),
+    p=st.integers(0, 3),
     d=dilations,
     ceil_mode=st.booleans(),
 )
@@ -123,19 +134,20 @@ def test_pool_output_size_matches_torch_max_pool(n, k, s, p, d, ceil_mode):
 
 
 @settings(max_examples=1000, deadline=None)
-@given(n=sizes, k=kernels, s=strides, p=st.integers(0, 5), ceil_mode=st.booleans())
+@given(n=sizes, k=kernels, s=strides, p=st.integers(0, 3), ceil_mode=st.booleans())
 def test_pool_output_size_matches_torch_avg_pool(n, k, s, p, ceil_mode):
     want = torch_avg_pool_size(n, k, s, p, ceil_mode)
     assert ours(shapes.pool_output_size, n, k, s, p, 1, ceil_mode) == want
 
 
 @settings(max_examples=1000, deadline=None)
-@given(n=sizes, k=kernels, s=strides, p=st.integers(0, 8), op=st.integers(0, 5), d=dilations)
+@given(n=sizes, k=kernels, s=strides, p=st.integers(0, 8), op=st.integers(0, 3), d=dilations)
 def test_conv_transpose_output_size_matches_torch(n, k, s, p, op, d):
     want = torch_conv_transpose_size(n, k, s, p, op, d)
     assert ours(shapes.conv_transpose_output_size, n, k, s, p, op, d) == want
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 @settings(max_examples=1000, deadline=None)
 @given(n=st.integers(1, 40), k=kernels, s=strides, d=dilations)
 def test_same_padding_gives_ceil_n_over_s_with_least_padding(n, k, s, d):

@@ -14,6 +14,16 @@ from cnncourse import shapes
 from cnncourse.widgets import shape_tracer as tracer
 from cnncourse.widgets import stride_padding as sp
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Thousands of tiny ops: thread start-up would dominate (and fight other processes)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ------------------------------------------------------------------ stride/padding: pure core
 
 
