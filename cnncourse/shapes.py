@@ -813,7 +813,8 @@ def _mult_adds(module: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None
     if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d,
                            nn.AvgPool3d)):  # fmt: skip
         k = module.kernel_size
-        k = math.prod(k) if isinstance(k, (tuple, list)) else k ** (y.dim() - 2)
+        spatial_dims = int(type(module).__name__[-2])  # MaxPool2d -> 2
+        k = math.prod(k) if isinstance(k, (tuple, list)) else k**spatial_dims
         return y.numel() * k
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         return x.numel()  # each input read once when the windows tile the input

@@ -101,6 +101,10 @@ def test_grid_html_marks_taps_padding_and_unused_cells():
     assert "cnncourse-grid-input" in page and "cnncourse-grid-output" in page
     assert page.count(sp.COLORS["unused"]) >= 2 * 8 * 2 - 4  # last 2 rows/cols, + legend
     assert page.count(sp.COLORS["padding"]) > 0
+    with pytest.raises(ValueError, match="cell_px"):
+        sp.grid_html(state, cell_px=1)
+    with pytest.raises(TypeError, match="state"):
+        sp.grid_html({"size": 6})
 
 
 def test_static_figure_has_titles():
@@ -201,6 +205,8 @@ def test_trace_stack_errors():
         tracer.trace_stack("VGG block", 1000)
     with pytest.raises(TypeError, match="input_size"):
         tracer.trace_stack("VGG block", 3.5)
+    with pytest.raises(ValueError, match="device"):
+        tracer.build_stack("VGG block", 32, device="gpu7")
 
 
 def test_register_stack():

@@ -190,7 +190,11 @@ def build_stack(name: str, input_size: int | None = None, device: str = "meta") 
     size = spec.default_size if input_size is None else input_size
     size = check_int("input_size", size, minimum=1)
     try:
-        with torch.device(device):
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'meta', 'cpu', 'cuda', ...; got {device!r}") from err
+    try:
+        with device:
             return spec.builder(size)
     except ValueError as err:  # a shapes.* size rule failed while sizing the head
         raise ValueError(f"input_size {size} is too small for {name}: {err}") from err

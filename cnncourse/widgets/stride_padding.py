@@ -266,6 +266,9 @@ def grid_html(state: StrideState, cell_px: int = 18) -> str:
         HTML with two tables: the padded input (class ``cnncourse-grid-input``) and the output
         grid (class ``cnncourse-grid-output``), the current output cell filled.
     """
+    if not isinstance(state, StrideState):
+        raise TypeError(f"state must be a StrideState from explore(), got {type(state).__name__}")
+    cell_px = check_int("cell_px", cell_px, minimum=4)
     kinds = _cell_kinds(state)
     inp = [[(COLORS[kind], "") for kind in row] for row in kinds]
     for r in state.tap_rows:  # mark the taps with a dot so they read without colour
