@@ -648,8 +648,9 @@ def _draw_state(ax_in: plt.Axes, ax_out: plt.Axes, state: PoolingState) -> None:
     shown.flat[: state.step + 1] = y.flat[: state.step + 1]
     viz.show_array(ax_out, shown, "", cmap="Blues", vmin=lo, vmax=hi)
     for (i, j), v in np.ndenumerate(shown):
-        if not np.isnan(v):
-            ax_out.text(j, i, f"{v:g}", ha="center", va="center", fontsize=9)
+        if not np.isnan(v):  # light text on dark cells, as viz.show_array does for the input
+            ink = "white" if v > (lo + hi) / 2 else "black"
+            ax_out.text(j, i, f"{v:g}", ha="center", va="center", fontsize=9, color=ink)
     i, j = state.position
     ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="darkorange", lw=2.5))
 
@@ -688,7 +689,7 @@ def photo_figure(image: str = "camera", sizes=(2, 4, 8)) -> plt.Figure:
     """Max vs average pooling of a photo with k x k windows, stride k, for each k in ``sizes``."""
     x = load_source(image)
     sizes = [check_int("sizes", k, minimum=1) for k in sizes]
-    fig, axes = plt.subplots(2, len(sizes) + 1, figsize=(2.6 * (len(sizes) + 1), 5.4))
+    fig, axes = plt.subplots(2, len(sizes) + 1, figsize=(2.6 * (len(sizes) + 1), 5.8))
     for row, kind in enumerate(KINDS):
         viz.show_array(axes[row, 0], x, f"input {x.shape[0]}x{x.shape[1]}")
         for col, k in enumerate(sizes, start=1):
