@@ -32,7 +32,7 @@ def compare(title, cases):
         t_ours, t_ref = best_of(ours), best_of(ref)
         print(
             f"  {name:<34} ours {t_ours * 1e3:8.2f} ms   torch {t_ref * 1e3:8.2f} ms"
-            f"   {t_ours / t_ref:7.1f}x torch"
+            f"   {t_ours / t_ref:8.2g}x torch"
         )
 
 
