@@ -89,11 +89,14 @@ def corr2d(x, kernel) -> np.ndarray:
     Same contract as :func:`corr2d_naive`: ``x`` (H, W), ``kernel`` (kh, kw) ->
     (H - kh + 1, W - kw + 1). ``sliding_window_view`` exposes every kh x kw window as a view
     (no copy) of shape (out_h, out_w, kh, kw); one ``einsum`` multiplies each window by the
-    kernel and sums over the two window axes (``optimize=True`` lets numpy pick a BLAS path).
+    kernel and sums over the two window axes.
     """
     x, kernel = _check_2d(x, kernel)
     windows = sliding_window_view(x, kernel.shape)
-    return np.einsum("ijkl,kl->ij", windows, kernel, optimize=True)
+    # numpy's optimised (BLAS) path wins for 2-D kernels but is ~8x slower for the 1-D kernels
+    # of separable filters (measured: benchmarks/conv_impls.py, filters_separable.py).
+    two_d = kernel.shape[0] > 1 and kernel.shape[1] > 1
+    return np.einsum("ijkl,kl->ij", windows, kernel, optimize=two_d)
 
 
 def _check_2d(x, kernel) -> tuple[np.ndarray, np.ndarray]:

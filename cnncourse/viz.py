@@ -36,12 +36,19 @@ def show_array(
     ax.set_xticks([])
     ax.set_yticks([])
     if annotate:
-        lo, hi = im.get_clim()
-        mid = (lo + hi) / 2
         for (r, c), v in np.ndenumerate(values):
-            # Dark text on light cells, light text on dark cells.
-            color = "black" if (v > mid) == (cmap in ("gray", "Greys_r", "viridis")) else "white"
-            ax.text(c, r, fmt.format(v), ha="center", va="center", color=color, fontsize=9)
+            # Black text on light cells, white on dark ones (by the cell colour's luminance).
+            red, green, blue, _ = im.cmap(im.norm(v))
+            light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+            ax.text(
+                c,
+                r,
+                fmt.format(v),
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="black" if light else "white",
+            )
     if colorbar:
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return im

@@ -1,0 +1,86 @@
+"""The widgets in a real JupyterLab: open a chapter, run it, drive the explorer, see it change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+RUN_TIMEOUT_MS = 90_000
+ARTIFACTS = Path(__file__).with_name("artifacts")
+
+# Mean pixel value of an <img>, read back through a canvas: proves the picture itself changed.
+IMAGE_MEAN_JS = """img => {
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let s = 0;
+  for (let i = 0; i < d.length; i += 4) s += d[i] + d[i + 1] + d[i + 2];
+  return s / (d.length / 4) / 3;
+}"""
+
+
+def run_all_cells(page, base: str, notebook: str, ready_selector: str):
+    """Open ``notebook`` in JupyterLab, run all cells, wait until ``ready_selector`` shows."""
+    page.goto(f"{base}/lab/tree/{notebook}")
+    page.locator(".jp-NotebookPanel").first.wait_for(timeout=60_000)
+    # JupyterLab may ask which kernel to start; the notebook's own (the course venv) is preselected.
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    idle.or_(dialog).first.wait_for(timeout=60_000)
+    if dialog.is_visible():
+        dialog.get_by_role("button", name="Select").click()
+    idle.wait_for(timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    ready = page.locator(ready_selector).first
+    try:
+        ready.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"failed_{notebook.replace('/', '_')}.png"))
+        raise
+    ready.scroll_into_view_if_needed()
+    ready.wait_for(state="visible")
+
+
+def wait_for_new_src(page, img, old_src: str):
+    page.wait_for_function(
+        "([i, s]) => i.src !== s && i.complete", arg=[img.element_handle(), old_src]
+    )
+    return img.get_attribute("src")
+
+
+def test_kernel_explorer_in_jupyterlab(jupyterlab, page, artifacts):
+    run_all_cells(page, jupyterlab, "chapters/01_convolution.ipynb", ".cnncourse-kernel-explorer")
+    explorer = page.locator(".cnncourse-kernel-explorer").first
+    explorer.scroll_into_view_if_needed()
+    img = explorer.locator("img.cnncourse-kernel-output")
+    img.wait_for(state="visible")
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+    src0 = img.get_attribute("src")
+    mean0 = img.evaluate(IMAGE_MEAN_JS)
+    explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_identity.png"))
+
+    # Choose the Sobel-x preset: the cells and the output change.
+    explorer.locator(".cnncourse-kernel-preset select").select_option("sobel_x")
+    src1 = wait_for_new_src(page, img, src0)
+    mean1 = img.evaluate(IMAGE_MEAN_JS)
+    cells = explorer.locator(".cnncourse-kernel-cell input")
+    assert cells.count() == 9
+    assert [cells.nth(i).input_value() for i in (0, 1, 2)] == ["-1", "0", "1"]
+    assert abs(mean1 - mean0) > 1.0, (mean0, mean1)
+    explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_sobel_x.png"))
+
+    # Edit the centre value: the preset becomes 'custom' and the output changes again.
+    centre = cells.nth(4)
+    centre.fill("4")
+    centre.press("Enter")
+    wait_for_new_src(page, img, src1)
+    mean2 = img.evaluate(IMAGE_MEAN_JS)
+    assert abs(mean2 - mean1) > 1.0, (mean1, mean2)
+    assert explorer.locator(".cnncourse-kernel-preset select").input_value() == "custom"
+    explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_custom.png"))
