@@ -1,0 +1,168 @@
+"""A first look at semantic segmentation (chapter 8): a tiny U-Net and the segmentation metrics.
+
+Semantic segmentation labels every pixel with a class. The metrics compare a predicted label map
+with the true one through the pixel confusion matrix ``C[t, p]`` (pixels of true class ``t``
+predicted as ``p``):
+
+- pixel accuracy ``= trace(C) / sum(C)``,
+- per-class IoU (Jaccard) ``= TP / (TP + FP + FN)`` and mIoU, its mean over classes,
+- per-class Dice (F1) ``= 2 TP / (2 TP + FP + FN)``; per class, ``Dice = 2 IoU / (1 + IoU)``.
+
+Proven against scikit-learn (``confusion_matrix``, ``jaccard_score``, ``f1_score``) in
+``tests/test_segment.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validate import check_array, check_int
+
+
+def _labels(name: str, value: Any, num_classes: int) -> np.ndarray:
+    arr = check_array(name, value)
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+        raise ValueError(
+            f"{name} must hold labels in 0..{num_classes - 1}, got values in {arr.min()}..{arr.max()}"
+        )
+    return arr
+
+
+def confusion_matrix(pred, target, num_classes: int) -> np.ndarray:
+    """Pixel confusion matrix.
+
+    Parameters
+    ----------
+    pred, target : int arrays or Tensors of the same shape (any, e.g. (N, H, W))
+        Predicted and true class of every pixel, in ``0 .. num_classes - 1``.
+    num_classes : int
+
+    Returns
+    -------
+    ndarray of int64, shape (num_classes, num_classes)
+        ``C[t, p]`` = number of pixels of true class ``t`` predicted as ``p``.
+    """
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    p = _labels("pred", pred, num_classes)
+    t = _labels("target", target, num_classes)
+    if p.shape != t.shape:
+        raise ValueError(f"pred and target must have the same shape, got {p.shape} and {t.shape}")
+    flat = t.ravel() * num_classes + p.ravel()  # one bin per (true, predicted) pair
+    return np.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def pixel_accuracy(pred, target) -> float:
+    """Fraction of pixels whose predicted class is right (``pred``, ``target``: same shape)."""
+    p, t = check_array("pred", pred), check_array("target", target)
+    if p.shape != t.shape:
+        raise ValueError(f"pred and target must have the same shape, got {p.shape} and {t.shape}")
+    if p.size == 0:
+        raise ValueError("pred and target must hold at least one pixel")
+    return float(np.mean(p == t))
+
+
+def iou_per_class(pred, target, num_classes: int) -> np.ndarray:
+    """Per-class IoU ``TP / (TP + FP + FN)``; NaN for a class absent from both maps.
+
+    Returns ndarray of float64, shape (num_classes,).
+    """
+    c = confusion_matrix(pred, target, num_classes).astype(np.float64)
+    tp = np.diag(c)
+    union = c.sum(axis=0) + c.sum(axis=1) - tp  # predicted + true - both
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, tp / union, np.nan)
+
+
+def mean_iou(pred, target, num_classes: int) -> float:
+    """mIoU: the mean of :func:`iou_per_class` over the classes present in either map."""
+    return float(np.nanmean(iou_per_class(pred, target, num_classes)))
+
+
+def dice_per_class(pred, target, num_classes: int) -> np.ndarray:
+    """Per-class Dice ``2 TP / (2 TP + FP + FN)`` (the pixel F1); NaN for an absent class.
+
+    Returns ndarray of float64, shape (num_classes,).
+    """
+    c = confusion_matrix(pred, target, num_classes).astype(np.float64)
+    tp = np.diag(c)
+    total = c.sum(axis=0) + c.sum(axis=1)  # |predicted| + |true|
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2 * tp / total, np.nan)
+
+
+def dice_from_iou(iou):
+    """Dice of a region from its IoU: ``2 IoU / (1 + IoU)`` (elementwise, NaN stays NaN).
+
+    With ``I = |A ∩ B|`` and ``U = |A ∪ B| = |A| + |B| - I``: Dice ``= 2I / (|A| + |B|)
+    = 2I / (U + I)``; divide by ``U``.
+    """
+    x = check_array("iou", iou).astype(np.float64)
+    if np.any(x[~np.isnan(x)] < 0) or np.any(x[~np.isnan(x)] > 1):
+        raise ValueError(f"iou must be in [0, 1], got {iou!r}")
+    out = 2 * x / (1 + x)
+    return float(out) if out.ndim == 0 else out
+
+
+def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class TinyUNet(nn.Module):
+    """A two-level U-Net (Ronneberger et al., 2015): encoder, decoder, skip connections.
+
+    The encoder halves the resolution twice (max pooling) while doubling the channels; the
+    decoder doubles it back with 2x2 transposed convolutions (stride 2) and concatenates the
+    encoder's feature map of the same size (the skip connection) before each double convolution,
+    so fine detail lost by pooling comes back. A 1x1 convolution gives per-pixel class logits.
+
+    Parameters
+    ----------
+    in_channels : int
+    num_classes : int
+    width : int
+        Channels of the first level (then 2x and 4x).
+
+    Shapes: (N, in_channels, H, W) -> (N, num_classes, H, W), H and W divisible by 4.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 11, width: int = 16):
+        super().__init__()
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        self.num_classes = check_int("num_classes", num_classes, minimum=2)
+        w = check_int("width", width, minimum=1)
+        self.enc1 = _double_conv(in_channels, w)  # H
+        self.enc2 = _double_conv(w, 2 * w)  # H/2
+        self.bottom = _double_conv(2 * w, 4 * w)  # H/4
+        self.pool = nn.MaxPool2d(2)
+        self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, kernel_size=2, stride=2)  # H/4 -> H/2
+        self.dec2 = _double_conv(4 * w, 2 * w)  # input: up2 output + enc2 skip
+        self.up1 = nn.ConvTranspose2d(2 * w, w, kernel_size=2, stride=2)  # H/2 -> H
+        self.dec1 = _double_conv(2 * w, w)
+        self.head = nn.Conv2d(w, self.num_classes, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[-1] % 4 or x.shape[-2] % 4:
+            raise ValueError(
+                f"x must be (N, C, H, W) with H and W divisible by 4, got {tuple(x.shape)}"
+            )
+        e1 = self.enc1(x)
+        e2 = self.enc2(self.pool(e1))
+        b = self.bottom(self.pool(e2))
+        d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
+        return self.head(d1)

@@ -1,0 +1,600 @@
+"""Tests for cnncourse.detect: boxes, IoU, NMS, anchors, box coding, focal loss, mAP, detector.
+
+References: hand-computed cases, pixel counting, a brute-force NMS, pycocotools' COCOeval and
+torch.nn.functional.
+"""
+
+import contextlib
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from cnncourse import detect
+
+# --------------------------------------------------------------------------- helpers
+
+
+def rand_boxes(rng, n, size=50.0, min_wh=0.0, max_wh=20.0):
+    xy = rng.uniform(0, size, (n, 2))
+    wh = rng.uniform(min_wh, max_wh, (n, 2))
+    return np.concatenate([xy, xy + wh], axis=1)
+
+
+def iou_scalar(a, b):
+    """IoU of two boxes with plain Python arithmetic (independent of the library)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def nms_brute_force(boxes, scores, thr):
+    """Visit boxes best first; keep one unless it overlaps an already kept box by more than thr."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    keep = []
+    for i in order:
+        if all(iou_scalar(boxes[i], boxes[k]) <= thr for k in keep):
+            keep.append(i)
+    return keep
+
+
+int_box = st.tuples(
+    st.integers(0, 12), st.integers(0, 12), st.integers(0, 8), st.integers(0, 8)
+).map(lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]])
+
+
+# --------------------------------------------------------------------------- box utilities
+
+
+def test_box_iou_hand_cases():
+    assert detect.box_iou([[0, 0, 2, 2]], [[1, 1, 3, 3]])[0, 0] == pytest.approx(1 / 7)
+    iou = detect.box_iou(
+        np.array([[0, 0, 2, 2], [0, 0, 4, 4]], float),
+        np.array([[0, 0, 2, 2], [2, 0, 4, 2], [5, 5, 6, 6], [1, 1, 2, 2]], float),
+    )
+    expected = [[1, 0, 0, 1 / 4], [4 / 16, 4 / 16, 0, 1 / 16]]
+    np.testing.assert_allclose(iou, expected)
+    # two zero-area boxes have no union: IoU 0, not NaN
+    assert detect.box_iou([[1, 1, 1, 1]], [[1, 1, 1, 1]])[0, 0] == 0.0
+
+
+def test_box_iou_answers_in_kind_and_handles_empty():
+    a = np.array([[0.0, 0, 2, 2]])
+    assert isinstance(detect.box_iou(a, a), np.ndarray)
+    t = torch.tensor([[0.0, 0, 2, 2]])
+    out = detect.box_iou(t, t)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    assert detect.box_iou(np.zeros((0, 4)), a).shape == (0, 1)
+    assert detect.box_iou(a, np.zeros((0, 4))).shape == (1, 0)
+    assert detect.box_iou(torch.zeros(0, 4), torch.zeros(0, 4)).shape == (0, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.lists(int_box, min_size=1, max_size=4), b=st.lists(int_box, min_size=1, max_size=4))
+def test_box_iou_equals_pixel_counting(a, b):
+    iou = detect.box_iou(np.array(a, float), np.array(b, float))
+    for i, p in enumerate(a):
+        for j, q in enumerate(b):
+            grid_p = np.zeros((24, 24), bool)
+            grid_q = np.zeros((24, 24), bool)
+            grid_p[p[1] : p[3], p[0] : p[2]] = True
+            grid_q[q[1] : q[3], q[0] : q[2]] = True
+            union = (grid_p | grid_q).sum()
+            expected = (grid_p & grid_q).sum() / union if union else 0.0
+            assert iou[i, j] == pytest.approx(expected)
+
+
+def test_box_iou_gradient_flows():
+    a = torch.tensor([[0.0, 0, 2, 2]], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([[1.0, 1, 3, 3]], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: detect.box_iou(x, b), (a,))
+
+
+@pytest.mark.parametrize("name", ["boxes1", "boxes2"])
+def test_box_iou_rejects_bad_boxes(name):
+    good, bad = [[0, 0, 1, 1]], [[2, 0, 1, 1]]
+    args = (bad, good) if name == "boxes1" else (good, bad)
+    with pytest.raises(ValueError, match=f"{name} has x2 < x1"):
+        detect.box_iou(*args)
+    with pytest.raises(ValueError, match=rf"{name} must have shape \(N, 4\)"):
+        detect.box_iou(*(([[0, 0, 1]], good) if name == "boxes1" else (good, [[0, 0, 1]])))
+    nan = [[0, 0, float("nan"), 1]]
+    with pytest.raises(ValueError, match=f"{name} must be finite"):
+        detect.box_iou(*((nan, good) if name == "boxes1" else (good, nan)))
+    with pytest.raises(ValueError, match=f"{name} has x2 < x1 or y2 < y1"):
+        detect.box_iou(*(([[0, 3, 1, 1]], good) if name == "boxes1" else (good, [[0, 3, 1, 1]])))
+    with pytest.raises(TypeError, match=name):
+        detect.box_iou(*((["a"], good) if name == "boxes1" else (good, ["a"])))
+
+
+def test_conversions_hand_values():
+    xyxy = np.array([[1.0, 2, 5, 8]])
+    np.testing.assert_allclose(detect.xyxy_to_xywh(xyxy), [[1, 2, 4, 6]])
+    np.testing.assert_allclose(detect.xyxy_to_cxcywh(xyxy), [[3, 5, 4, 6]])
+    np.testing.assert_allclose(detect.xywh_to_xyxy([[1, 2, 4, 6]]), xyxy)
+    np.testing.assert_allclose(detect.cxcywh_to_xyxy([[3, 5, 4, 6]]), xyxy)
+    np.testing.assert_allclose(detect.box_convert([[1, 2, 4, 6]], "xywh", "cxcywh"), [[3, 5, 4, 6]])
+    np.testing.assert_allclose(detect.box_area(xyxy), [24])
+    out = detect.box_convert(xyxy, "xyxy", "xyxy")
+    assert out is not xyxy  # a copy, never the caller's array
+    assert detect.box_convert(np.zeros((0, 4)), "xyxy", "cxcywh").shape == (0, 4)
+    assert detect.box_area(torch.zeros(0, 4)).shape == (0,)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(0, 6),
+    fmts=st.tuples(st.sampled_from(detect.FORMATS), st.sampled_from(detect.FORMATS)),
+)
+def test_conversions_round_trip_and_keep_area(seed, n, fmts):
+    boxes = rand_boxes(np.random.default_rng(seed), n)
+    converted = detect.box_convert(boxes, "xyxy", fmts[0])
+    again = detect.box_convert(detect.box_convert(converted, fmts[0], fmts[1]), fmts[1], "xyxy")
+    np.testing.assert_allclose(again, boxes, atol=1e-9)
+    t = detect.box_convert(torch.from_numpy(boxes).reshape(n, 1, 4), "xyxy", fmts[0])
+    assert isinstance(t, torch.Tensor) and t.shape == (n, 1, 4)
+    wh = detect.box_convert(boxes, "xyxy", "xywh")[:, 2:]
+    np.testing.assert_allclose(detect.box_area(boxes), wh[:, 0] * wh[:, 1])
+
+
+def test_conversions_reject_bad_input():
+    with pytest.raises(ValueError, match="in_fmt must be one of"):
+        detect.box_convert([[0, 0, 1, 1]], "xyxx", "xyxy")
+    with pytest.raises(ValueError, match="out_fmt must be one of"):
+        detect.box_convert([[0, 0, 1, 1]], "xyxy", "yolo")
+    with pytest.raises(ValueError, match="boxes has a negative width or height"):
+        detect.xywh_to_xyxy([[0, 0, -1, 1]])
+    with pytest.raises(ValueError, match="boxes has x2 < x1"):
+        detect.box_area([[3, 0, 1, 1]])
+    with pytest.raises(ValueError, match=r"boxes must have shape \(\.\.\., 4\)"):
+        detect.box_area([1, 2, 3])
+
+
+def test_clip_boxes():
+    boxes = np.array([[-5.0, 2, 10, 70], [70, 70, 80, 90], [3, 4, 5, 6]])
+    np.testing.assert_allclose(
+        detect.clip_boxes(boxes, (64, 32)), [[0, 2, 10, 64], [32, 64, 32, 64], [3, 4, 5, 6]]
+    )
+    assert detect.clip_boxes(torch.zeros(0, 4), 8).shape == (0, 4)
+    with pytest.raises(ValueError, match="size"):
+        detect.clip_boxes(boxes, (0, 4))
+
+
+# --------------------------------------------------------------------------- NMS
+
+
+def test_nms_hand_case():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 9]], float)
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    # box 3 (0.95) suppresses box 0 (IoU 0.9) and box 1 (IoU 81/(90+100-81) = 0.74); 2 is far
+    np.testing.assert_array_equal(detect.nms(boxes, scores, 0.5), [3, 2])
+    # at 0.8 box 1 survives box 3 (0.74 <= 0.8) but box 0 (0.9) does not
+    np.testing.assert_array_equal(detect.nms(boxes, scores, 0.8), [3, 1, 2])
+    out = detect.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.5)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.int64
+    assert detect.nms(np.zeros((0, 4)), np.zeros(0), 0.5).shape == (0,)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    boxes=st.lists(int_box, min_size=0, max_size=12),
+    score_levels=st.lists(st.integers(0, 4), min_size=12, max_size=12),
+    thr=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 1.0]),
+)
+def test_nms_equals_brute_force_with_ties_and_duplicates(boxes, score_levels, thr):
+    # integer boxes on a small grid and 5 score levels: many duplicates and tied scores
+    scores = [s / 4 for s in score_levels[: len(boxes)]]
+    got = detect.nms(np.array(boxes, float).reshape(-1, 4), np.array(scores, float), thr)
+    assert got.tolist() == nms_brute_force(boxes, scores, thr)
+
+
+def test_nms_equals_brute_force_on_random_float_boxes():
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n = int(rng.integers(0, 30))
+        boxes, scores = rand_boxes(rng, n, size=30), rng.random(n)
+        thr = float(rng.uniform(0, 1))
+        got = detect.nms(torch.from_numpy(boxes), torch.from_numpy(scores), thr)
+        assert got.tolist() == nms_brute_force(boxes.tolist(), scores.tolist(), thr)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 40), thr=st.floats(0, 1))
+def test_nms_properties(seed, n, thr):
+    rng = np.random.default_rng(seed)
+    boxes, scores = rand_boxes(rng, n, size=40), rng.random(n)
+    keep = detect.nms(boxes, scores, thr)
+    assert np.all(np.diff(scores[keep]) <= 0)  # best first
+    iou = detect.box_iou(boxes, boxes)
+    kept = iou[np.ix_(keep, keep)]
+    assert np.all(kept[~np.eye(len(keep), dtype=bool)] <= thr)  # survivors do not overlap
+    for i in set(range(n)) - set(keep.tolist()):  # every dropped box has a better suppressor
+        assert any(iou[i, k] > thr and scores[k] >= scores[i] for k in keep)
+
+
+def test_batched_nms_is_nms_per_class():
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(rng.integers(0, 25))
+        boxes, scores = rand_boxes(rng, n, size=20), rng.integers(0, 5, n) / 4.0
+        labels = rng.integers(0, 3, n)
+        got = detect.batched_nms(boxes, scores, labels, 0.4)
+        expected = []
+        for c in range(3):
+            idx = np.flatnonzero(labels == c)
+            expected += [int(idx[k]) for k in nms_brute_force(boxes[idx], scores[idx], 0.4)]
+        expected.sort(key=lambda i: (-scores[i], i))
+        assert got.tolist() == expected
+
+
+def test_nms_rejects_bad_input():
+    boxes = np.array([[0, 0, 1, 1], [0, 0, 2, 2]], float)
+    with pytest.raises(ValueError, match=r"scores must have shape \(2,\)"):
+        detect.nms(boxes, [0.5], 0.5)
+    with pytest.raises(ValueError, match=r"iou_threshold must be in \[0, 1\]"):
+        detect.nms(boxes, [0.5, 0.4], 1.5)
+    with pytest.raises(TypeError, match="iou_threshold must be a real number"):
+        detect.nms(boxes, [0.5, 0.4], "0.5")
+    with pytest.raises(ValueError, match="scores must be finite"):
+        detect.nms(boxes, [0.5, float("nan")], 0.5)
+    with pytest.raises(ValueError, match="boxes has x2 < x1"):
+        detect.nms([[1, 0, 0, 1]], [0.5], 0.5)
+    with pytest.raises(ValueError, match=r"labels must have shape \(2,\)"):
+        detect.batched_nms(boxes, [0.5, 0.4], [0], 0.5)
+
+
+# --------------------------------------------------------------------------- anchors and coding
+
+
+def test_make_anchors_layout():
+    anchors = detect.make_anchors((2, 3), 8, sizes=(8, 16), ratios=(1, 4))
+    assert anchors.shape == (2 * 3 * 4, 4) and anchors.dtype == torch.float32
+    a = anchors.reshape(2, 3, 4, 4).double()  # (row, col, anchor, xyxy)
+    centres = (a[..., :2] + a[..., 2:]) / 2
+    np.testing.assert_allclose(centres[1, 2, 0], [2.5 * 8, 1.5 * 8])  # cell (row 1, col 2)
+    np.testing.assert_allclose(centres[..., 0], centres[..., :1, 0].expand(2, 3, 4))
+    w, h = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
+    np.testing.assert_allclose(w[0, 0], [8, 4, 16, 8], atol=1e-5)  # size-major, ratio-minor
+    np.testing.assert_allclose(h[0, 0], [8, 16, 16, 32], atol=1e-5)
+    np.testing.assert_allclose(w * h, np.broadcast_to([64, 64, 256, 256], (2, 3, 4)), rtol=1e-6)
+    rect = detect.make_anchors((1, 2), (4, 8), sizes=2, ratios=1)
+    np.testing.assert_allclose(rect, [[3, 1, 5, 3], [11, 1, 13, 3]])
+
+
+def test_make_anchors_rejects_bad_input():
+    with pytest.raises(ValueError, match="feature_size"):
+        detect.make_anchors(0, 8, (8,), (1,))
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be a finite number > 0"):
+        detect.make_anchors(4, 8, (8, -1), (1,))
+    with pytest.raises(ValueError, match="ratios must be a non-empty sequence"):
+        detect.make_anchors(4, 8, (8,), ())
+
+
+def test_ssd300_has_8732_default_boxes():
+    boxes = detect.ssd_default_boxes()
+    assert boxes.shape == (8732, 4)
+    assert 38 * 38 * 4 + 19 * 19 * 6 + 10 * 10 * 6 + 5 * 5 * 6 + 3 * 3 * 4 + 1 * 1 * 4 == 8732
+    # first map: 4 shapes per cell; the square of side s_min = 0.2 at the first cell's centre
+    np.testing.assert_allclose(boxes[0], [0.5 / 38, 0.5 / 38, 0.2, 0.2], rtol=1e-6)
+    with pytest.raises(ValueError, match="aspect_ratios must give one tuple per feature map"):
+        detect.ssd_default_boxes((4, 2), ((2,),))
+
+
+def test_match_anchors_rules():
+    anchors = np.array([[0, 0, 10, 10], [0, 0, 10, 12], [0, 0, 20, 10], [30, 30, 40, 40]], float)
+    gt = np.array([[0, 0, 10, 10], [30, 30, 39, 39]], float)
+    # IoUs with gt 0: 1, 0.833, 0.5, 0 ; anchor 3 with gt 1: 81/100 = 0.81
+    np.testing.assert_array_equal(detect.match_anchors(anchors, gt), [0, 0, 0, 1])
+    np.testing.assert_array_equal(detect.match_anchors(anchors, gt, 0.9, 0.6), [0, -2, -1, 1])
+    np.testing.assert_array_equal(
+        detect.match_anchors(anchors, gt, 0.9, 0.6, allow_low_quality=False), [0, -2, -1, -2]
+    )
+    np.testing.assert_array_equal(detect.match_anchors(anchors, np.zeros((0, 4))), [-1] * 4)
+    with pytest.raises(ValueError, match="neg_iou must be <= pos_iou"):
+        detect.match_anchors(anchors, gt, 0.3, 0.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 10), w=st.sampled_from([1.0, 10.0, 5.0]))
+def test_encode_decode_round_trip(seed, n, w):
+    rng = np.random.default_rng(seed)
+    boxes = rand_boxes(rng, n, min_wh=1, max_wh=30)
+    anchors = rand_boxes(rng, n, min_wh=1, max_wh=30)
+    weights = (w, w, w / 2, w / 2)
+    deltas = detect.encode_boxes(boxes, anchors, weights)
+    np.testing.assert_allclose(detect.decode_boxes(deltas, anchors, weights), boxes, atol=1e-9)
+    t = detect.decode_boxes(torch.zeros(n, 4), torch.from_numpy(anchors).float())
+    np.testing.assert_allclose(t, anchors, rtol=1e-6, atol=1e-4)  # zero deltas: the anchors
+
+
+def test_encode_hand_values_and_clamp():
+    d = detect.encode_boxes([[2.0, 0, 6, 8]], [[0.0, 0, 4, 4]], (10, 10, 5, 5))
+    # centres (4, 4) vs (2, 2), sizes (4, 8) vs (4, 4)
+    np.testing.assert_allclose(d, [[10 * 2 / 4, 10 * 2 / 4, 0, 5 * math.log(2)]])
+    huge = detect.decode_boxes([[0.0, 0, 100, 0]], [[0.0, 0, 2, 2]])
+    np.testing.assert_allclose(huge[0, 2] - huge[0, 0], 2 * 1000 / 16)
+    with pytest.raises(ValueError, match="boxes must have width and height > 0"):
+        detect.encode_boxes([[0, 0, 0, 1]], [[0, 0, 1, 1]])
+    with pytest.raises(ValueError, match="weights must be 4 numbers"):
+        detect.encode_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], (1, 1))
+    with pytest.raises(ValueError, match=r"deltas must have shape \(\.\.\., 4\)"):
+        detect.decode_boxes([[0, 0]], [[0, 0, 1, 1]])
+
+
+# --------------------------------------------------------------------------- focal loss
+
+
+def test_focal_loss_is_bce_without_focusing_and_matches_hand_value():
+    torch.manual_seed(0)
+    logits, targets = torch.randn(50), (torch.rand(50) > 0.5).float()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+    fl = detect.sigmoid_focal_loss(logits, targets, alpha=None, gamma=0.0, reduction="mean")
+    torch.testing.assert_close(fl, bce)
+    # p_t = 0.9, gamma 2, alpha 0.25: 0.25 * 0.1**2 * -log(0.9) = 2.634e-4
+    logit = torch.tensor([math.log(0.9 / 0.1)])
+    fl = detect.sigmoid_focal_loss(logit, torch.ones(1), 0.25, 2.0)
+    assert float(fl) == pytest.approx(0.25 * 0.01 * -math.log(0.9), rel=1e-5)
+    x = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 1, 1, 0, 1, 0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda z: detect.sigmoid_focal_loss(z, y), (x,))
+    with pytest.raises(ValueError, match="targets must have the shape of logits"):
+        detect.sigmoid_focal_loss(logits, targets[:3])
+    with pytest.raises(ValueError, match="gamma must be a number >= 0"):
+        detect.sigmoid_focal_loss(logits, targets, gamma=-1)
+
+
+# --------------------------------------------------------------------------- mAP
+
+
+def coco_map(dets, gts, iou_thresholds):
+    """pycocotools' bbox AP (area 'all', maxDets 100) at the given IoU thresholds."""
+    cats = sorted(
+        {int(c) for g in gts for c in g["labels"]} | {int(c) for d in dets for c in d["labels"]}
+    )
+    anns = []
+    for i, g in enumerate(gts):
+        for b, c in zip(g["boxes"], g["labels"], strict=True):
+            w, h = float(b[2] - b[0]), float(b[3] - b[1])
+            anns.append(
+                {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(c) + 1,
+                 "bbox": [float(b[0]), float(b[1]), w, h], "area": w * h, "iscrowd": 0}
+            )  # fmt: skip
+    results = [
+        {"image_id": i + 1, "category_id": int(c) + 1, "score": float(s),
+         "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
+        for i, d in enumerate(dets)
+        for b, s, c in zip(d["boxes"], d["scores"], d["labels"], strict=True)
+    ]  # fmt: skip
+    gt = COCO()
+    gt.dataset = {
+        "images": [{"id": i + 1} for i in range(len(gts))],
+        "annotations": anns,
+        "categories": [{"id": c + 1} for c in cats],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
+        evaluator.params.iouThrs = np.asarray(iou_thresholds, dtype=float)
+        evaluator.evaluate()
+        evaluator.accumulate()
+    precision = evaluator.eval["precision"][:, :, :, 0, -1]  # area 'all', maxDets 100
+    return float(precision[precision > -1].mean())
+
+
+def generated_detections(rng, n_images, n_classes, noise, max_dets=12, integer=False):
+    """Ground truths plus noisy copies, misses, wrong labels and random false positives."""
+    dets, gts = [], []
+    for _ in range(n_images):
+        g = int(rng.integers(0, 6))
+        gt_boxes = rand_boxes(rng, g, size=60, min_wh=4, max_wh=25)
+        if integer:
+            gt_boxes = np.round(gt_boxes)
+        gt_labels = rng.integers(0, n_classes, g)
+        d = int(rng.integers(0, max_dets))
+        src = rng.integers(0, max(g, 1), d)
+        if g:
+            boxes = gt_boxes[src] + rng.normal(0, noise, (d, 4))
+            labels = np.where(rng.random(d) < 0.15, rng.integers(0, n_classes, d), gt_labels[src])
+        else:
+            boxes, labels = (
+                rand_boxes(rng, d, size=60, min_wh=4, max_wh=25),
+                rng.integers(0, n_classes, d),
+            )
+        if integer:
+            boxes = np.round(boxes)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        scores = rng.integers(0, 20, d) / 20 if integer else rng.random(d)  # integer: tied scores
+        dets.append({"boxes": boxes, "scores": scores, "labels": labels})
+        gts.append({"boxes": gt_boxes, "labels": gt_labels})
+    return dets, gts
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("seed", range(12))
+def test_map_equals_pycocotools(seed, integer):
+    rng = np.random.default_rng(seed)
+    noise = [0.5, 2.0, 4.0][seed % 3]
+    max_dets = 150 if seed % 4 == 3 else 12  # some images exceed COCO's maxDets = 100
+    dets, gts = generated_detections(rng, 15, 1 + seed % 4, noise, max_dets, integer)
+    for thresholds in ([0.5], detect.COCO_IOU_THRESHOLDS):
+        ours = detect.mean_average_precision(
+            dets, gts, thresholds, method="coco", max_detections=100
+        )
+        assert ours["map"] == pytest.approx(coco_map(dets, gts, thresholds), abs=1e-6)
+
+
+def test_map_perfect_and_all_false():
+    rng = np.random.default_rng(3)
+    _, gts = generated_detections(rng, 10, 3, 0.0)
+    perfect = [
+        {"boxes": g["boxes"], "scores": np.ones(len(g["labels"])), "labels": g["labels"]}
+        for g in gts
+    ]
+    for method in ("all", "coco", "voc11"):
+        result = detect.mean_average_precision(perfect, gts, detect.COCO_IOU_THRESHOLDS, method)
+        assert result["map"] == pytest.approx(1.0)
+        assert all(v == pytest.approx(1.0) for v in result["per_class"].values())
+    wrong_class = [{**p, "labels": p["labels"] + 10} for p in perfect]
+    shifted = [{**p, "boxes": p["boxes"] + 100} for p in perfect]
+    for dets in (wrong_class, shifted):
+        assert detect.mean_average_precision(dets, gts)["map"] == 0.0
+
+
+def test_map_hand_case():
+    gts = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 0]}]
+    dets = [{"boxes": [[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 31]],
+             "scores": [0.9, 0.8, 0.7], "labels": [0, 0, 0]}]  # fmt: skip
+    precision, recall, scores = detect.precision_recall_curve(dets, gts, 0)
+    np.testing.assert_allclose(precision, [1, 1 / 2, 2 / 3])
+    np.testing.assert_allclose(recall, [0.5, 0.5, 1.0])
+    np.testing.assert_allclose(scores, [0.9, 0.8, 0.7])
+    # all points: 0.5 * 1 + 0.5 * 2/3; VOC 11-point: 6 points at 1, 5 at 2/3
+    assert detect.mean_average_precision(dets, gts)["map"] == pytest.approx(0.5 + 1 / 3)
+    assert detect.mean_average_precision(dets, gts, method="voc11")["map"] == pytest.approx(
+        (6 + 5 * 2 / 3) / 11
+    )
+    # COCO: 51 recall points (0..0.50) at 1, 50 at 2/3
+    assert detect.mean_average_precision(dets, gts, method="coco")["map"] == pytest.approx(
+        (51 + 50 * 2 / 3) / 101
+    )
+    # the third box has IoU 100/110 = 0.909: a miss at IoU 0.95
+    assert detect.mean_average_precision(dets, gts, 0.95)["map"] == pytest.approx(0.5)
+
+
+def test_map_class_handling_and_duplicates():
+    gts = [
+        {"boxes": [[0, 0, 10, 10]], "labels": [1]},
+        {"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int)},
+    ]
+    # a duplicate of a matched box is a false positive; class 7 has no ground truth: no AP
+    dets = [
+        {"boxes": [[0, 0, 10, 10], [0, 0, 10, 10]], "scores": [0.6, 0.9], "labels": [1, 1]},
+        {"boxes": [[0, 0, 5, 5]], "scores": [0.99], "labels": [7]},
+    ]
+    result = detect.mean_average_precision(dets, gts)
+    assert result["classes"] == [1] and result["map"] == 1.0
+    dets[0]["scores"] = [0.6, 0.5]
+    dets[1]["labels"] = [1]  # a better-scored false positive in another image
+    assert detect.mean_average_precision(dets, gts)["map"] == pytest.approx(0.5)
+    empty = detect.mean_average_precision([], [])
+    assert math.isnan(empty["map"]) and empty["per_class"] == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 30), npos=st.integers(1, 30))
+def test_all_point_ap_is_area_under_the_precision_envelope(seed, n, npos):
+    rng = np.random.default_rng(seed)
+    tp = rng.random(n) < 0.6
+    tp[np.cumsum(tp) > npos] = False  # at most npos true positives
+    cum = np.cumsum(tp)
+    precision, recall = cum / np.arange(1, n + 1), cum / npos
+    # brute force: for every step up in recall, the best precision at that recall or beyond
+    expected, previous = 0.0, 0.0
+    for k in range(n):
+        if recall[k] > previous:
+            expected += (recall[k] - previous) * max(precision[k:])
+            previous = recall[k]
+    assert detect.average_precision(precision, recall, "all") == pytest.approx(expected)
+    # the 101-point sum approximates the same area
+    assert abs(detect.average_precision(precision, recall, "coco") - expected) <= 0.0101
+
+
+def test_match_detections_and_map_reject_bad_input():
+    gt = {"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 1]}
+    det = {"boxes": [[0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10]], "scores": [0.5, 0.9, 0.7],
+           "labels": [0, 0, 0]}  # fmt: skip
+    np.testing.assert_array_equal(detect.match_detections(det, gt), [-1, -1, 0])
+    with pytest.raises(ValueError, match=r"detections\[0\] must be a dict with keys"):
+        detect.mean_average_precision([{"boxes": []}], [gt])
+    with pytest.raises(ValueError, match="same images"):
+        detect.mean_average_precision([det], [gt, gt])
+    with pytest.raises(
+        ValueError, match=r"detections\[0\]\['scores'\] must have one entry per box"
+    ):
+        detect.mean_average_precision([{**det, "scores": [1.0]}], [gt])
+    with pytest.raises(ValueError, match=r"ground_truths\[0\]\['boxes'\] has x2 < x1"):
+        detect.mean_average_precision([det], [{**gt, "boxes": [[5, 0, 0, 1], [0, 0, 1, 1]]}])
+    with pytest.raises(ValueError, match="method must be one of"):
+        detect.mean_average_precision([det], [gt], method="voc")
+    with pytest.raises(ValueError, match=r"iou_threshold must be in \[0, 1\]"):
+        detect.mean_average_precision([det], [gt], [0.5, 1.2])
+    with pytest.raises(ValueError, match="recall must be non-decreasing"):
+        detect.average_precision([1, 1], [0.5, 0.2])
+
+
+# --------------------------------------------------------------------------- detector
+
+
+def test_detector_shapes_anchor_order_and_postprocess():
+    torch.manual_seed(0)
+    model = detect.TinyDetector(num_classes=10, width=8)
+    images = torch.rand(2, 1, 32, 48)
+    cls, box = model(images)
+    anchors = model.anchors((32, 48))
+    assert cls.shape == (2, 4 * 6 * 6, 10) and box.shape == (2, 4 * 6 * 6, 4)
+    assert len(anchors) == cls.shape[1]
+    # untrained: every probability starts near the prior 0.01
+    assert torch.sigmoid(cls).mean().item() == pytest.approx(0.01, abs=0.005)
+    preds = model.predict(images, score_threshold=0.0, iou_threshold=0.5, max_detections=7)
+    assert len(preds) == 2 and all(len(p["boxes"]) == 7 for p in preds)
+    assert all(torch.all(p["scores"][:-1] >= p["scores"][1:]) for p in preds)
+    with pytest.raises(ValueError, match="image_size must be divisible by the stride 8"):
+        model.anchors((30, 48))
+    with pytest.raises(ValueError, match="stride must be a power of two"):
+        detect.TinyDetector(stride=12)
+
+
+def test_select_detections_filters_and_suppresses():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [30, 30, 40, 40]], float)
+    scores = np.array([0.9, 0.8, 0.3, 0.04])
+    labels = np.array([0, 0, 1, 0])
+    out = detect.select_detections(boxes, scores, labels, 0.05, 0.5)
+    np.testing.assert_array_equal(out["index"], [0, 2])  # 1 suppressed, 3 below the threshold
+    out = detect.select_detections(boxes, scores, labels, 0.0, 1.0, max_detections=3)
+    np.testing.assert_array_equal(out["index"], [0, 1, 2])
+    with pytest.raises(ValueError, match="max_detections must be >= 1"):
+        detect.select_detections(boxes, scores, labels, max_detections=0)
+
+
+def test_detection_loss_targets_and_learning():
+    torch.manual_seed(0)
+    model = detect.TinyDetector(width=8)
+    anchors = model.anchors((32, 32))
+    loss_fn = detect.DetectionLoss(anchors, 10, model.weights)
+    boxes = torch.tensor([[4.0, 4, 14, 16], [18, 2, 30, 26]])
+    cls_t, box_t, matches = loss_fn.targets_for(boxes, torch.tensor([3, 7]))
+    expected = torch.as_tensor(detect.match_anchors(anchors, boxes))
+    torch.testing.assert_close(matches, expected)
+    assert set(cls_t[matches == 0].argmax(1).tolist()) == {3}
+    assert set(cls_t[matches == 1].argmax(1).tolist()) == {7}
+    assert cls_t[matches < 0].sum() == 0
+    decoded = detect.decode_boxes(box_t[matches == 1], anchors[matches == 1])
+    torch.testing.assert_close(decoded, boxes[1].expand_as(decoded))
+    images = torch.zeros(2, 1, 32, 32)
+    targets = [
+        {"boxes": boxes, "labels": torch.tensor([3, 7])},
+        {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)},
+    ]
+    for (x1, y1, x2, y2), c in zip(boxes.long().tolist(), (3, 7), strict=True):
+        images[0, 0, y1:y2, x1:x2] = c / 10  # a distinct blob per class
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss = loss_fn(model(images), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+    assert set(loss_fn.last) == {"classification", "box"}
+    with pytest.raises(ValueError, match="outputs have .* anchors per image"):
+        loss_fn(model(torch.zeros(1, 1, 64, 64)), targets[:1])
