@@ -1,0 +1,618 @@
+"""cnncourse.train: the training loop, checkpoints and resume, AMP selection, evaluation, CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnncourse import data, datasets, metrics, train
+
+# --------------------------------------------------------------------------- a tiny problem
+
+
+def tiny_data(n=96, seed=0):
+    """Three classes of 8x8 images: a bright bar in the top, middle or bottom rows, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.integers(0, 60, (n, 8, 8))
+    for i, c in enumerate(y):
+        x[i, 1 + 2 * c : 3 + 2 * c, 1:7] += 180
+    return x.astype(np.uint8), y
+
+
+def tiny_model():
+    # BatchNorm (running statistics) and Dropout (random masks) make resume non-trivial.
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 3),
+    )
+
+
+def tiny_setup(seed=0, epochs=4, augment=True):
+    train.seed_everything(seed)
+    x, y = tiny_data()
+    aug = (
+        datasets.Compose([datasets.RandomAffine(10, (0.1, 0.1)), datasets.RandomErasing(p=0.5)])
+        if augment
+        else None
+    )
+    train_set = datasets.ImageDataset(x[:64], y[:64], transform=aug, mean=(0.3,), std=(0.3,))
+    val_set = datasets.ImageDataset(x[64:], y[64:], mean=(0.3,), std=(0.3,))
+    model = tiny_model()
+    train_loader = datasets.make_loader(train_set, batch_size=16, shuffle=True, seed=7)
+    val_loader = datasets.make_loader(val_set, batch_size=16)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=0.2, total_steps=epochs * len(train_loader)
+    )
+    return model, train_loader, val_loader, opt, sched
+
+
+QUIET = {"progress": False, "verbose": False, "live_plot": False, "device": "cpu"}
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def test_fit_reduces_the_loss_and_records_every_column():
+    model, tl, vl, opt, sched = tiny_setup(epochs=6)
+    h = train.fit(model, tl, vl, epochs=6, optimizer=opt, scheduler=sched, **QUIET)
+    assert len(h) == 6 and h["epoch"] == [1, 2, 3, 4, 5, 6]
+    assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
+    assert h["val_loss"][-1] < h["val_loss"][0]
+    assert h["val_accuracy"][-1] >= 0.9
+    assert all(t > 0 for t in h["time"]) and all(r > 0 for r in h["throughput"])
+    # One-cycle ends near zero learning rate.
+    assert h["lr"][-1] < 0.01 * max(h["lr"])
+    # val numbers are exactly what evaluate() computes on the final model.
+    scores = train.evaluate(model, vl)
+    assert scores["loss"] == pytest.approx(h["val_loss"][-1])
+    assert scores["accuracy"] == pytest.approx(h["val_accuracy"][-1])
+
+
+def test_fit_defaults_to_adamw_and_works_without_validation():
+    train.seed_everything(0)
+    model, tl, *_ = tiny_setup(augment=False)
+    h = train.fit(model, tl, epochs=3, **QUIET)
+    assert h["val_loss"] == [None] * 3
+    assert h["train_loss"][-1] < h["train_loss"][0]
+    assert h["lr"] == [1e-3] * 3
+
+
+def test_epoch_scheduler_steps_once_per_epoch():
+    model, tl, vl, *_ = tiny_setup(augment=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    h = train.fit(model, tl, vl, epochs=3, optimizer=opt, scheduler=sched, **QUIET)
+    np.testing.assert_allclose(h["lr"], [0.1, 0.05, 0.025])  # the rate each epoch used
+
+    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        seen = []
+
+        def step(self, metrics):
+            self.seen.append(metrics)
+            super().step(metrics)
+
+    plateau_opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    plateau = Recording(plateau_opt, patience=0, factor=0.5)
+    h2 = train.fit(model, tl, vl, epochs=2, optimizer=plateau_opt, scheduler=plateau, **QUIET)
+    assert Recording.seen == h2["val_loss"]  # ReduceLROnPlateau watches the validation loss
+
+
+def test_non_finite_loss_raises_a_clear_error():
+    model, tl, *_ = tiny_setup(augment=False)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train.fit(model, tl, epochs=1, loss_fn=lambda out, y: out.sum() * float("nan"), **QUIET)
+
+
+def test_grad_clip_bounds_the_update():
+    model, tl, *_ = tiny_setup(augment=False)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    # One batch, loss scaled up enormously: with clipping, one SGD step moves the
+    # parameters by at most lr * max_norm in total.
+    one_batch = [next(iter(tl))]
+    train.fit(
+        model,
+        one_batch,
+        epochs=1,
+        optimizer=opt,
+        grad_clip=0.01,
+        loss_fn=lambda o, y: 1e6 * F.cross_entropy(o, y),
+        **QUIET,
+    )
+    moved = torch.sqrt(
+        sum(((p - b) ** 2).sum() for p, b in zip(model.parameters(), before, strict=True))
+    )
+    assert float(moved.detach()) <= 0.01 + 1e-6
+
+
+def test_non_classification_outputs_have_no_accuracy():
+    train.seed_everything(0)
+    x = torch.randn(32, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+    h = train.fit(
+        nn.Linear(3, 1), loader, loader, epochs=3, loss_fn=F.mse_loss, optimizer=None, **QUIET
+    )
+    assert h["train_accuracy"] == [None] * 3 and h["val_accuracy"] == [None] * 3
+    assert h["val_loss"][-1] < h["val_loss"][0]
+
+
+def test_channels_last_is_applied_when_asked():
+    model, tl, *_ = tiny_setup(augment=False)
+    train.fit(model, tl, epochs=1, channels_last=True, **QUIET)
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    model2, tl2, *_ = tiny_setup(augment=False)
+    train.fit(model2, tl2, epochs=1, **QUIET)  # default on CPU: plain NCHW
+    assert model2[0].weight.is_contiguous()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, "epochs must be >= 1"),
+        ({"epochs": 1.5}, TypeError, "epochs must be an integer"),
+        ({"epochs": 1, "resume": True}, ValueError, "resume=True needs a checkpoint"),
+        ({"epochs": 1, "grad_clip": -1.0}, ValueError, "grad_clip"),
+        ({"epochs": 1, "callbacks": [object()]}, TypeError, r"callbacks\[0\]"),
+        ({"epochs": 1, "amp": True}, ValueError, "amp=True needs a CUDA device"),
+        ({"epochs": 1, "scheduler_interval": "step"}, ValueError, "scheduler_interval"),
+    ],
+)
+def test_fit_rejects_bad_arguments(kwargs, error, match):
+    model, tl, *_ = tiny_setup(augment=False)
+    args = {**QUIET, **kwargs}
+    with pytest.raises(error, match=match):
+        train.fit(model, tl, **args)
+
+
+def test_fit_rejects_bad_models_and_loaders():
+    model, tl, *_ = tiny_setup(augment=False)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        train.fit(lambda x: x, tl, epochs=1, **QUIET)
+    with pytest.raises(ValueError, match="train_loader has no batches"):
+        train.fit(model, [], epochs=1, **QUIET)
+    with pytest.raises(TypeError, match="val_loader"):
+        train.fit(model, tl, 3, epochs=1, **QUIET)
+    with pytest.raises(ValueError, match=r"pair \(inputs, targets\)"):
+        train.fit(model, [torch.zeros(2, 1, 8, 8)], epochs=1, **QUIET)
+
+
+# --------------------------------------------------------------------------- resume
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _interrupting_loss(after_calls):
+    calls = {"n": 0}
+
+    def loss(out, y):
+        calls["n"] += 1
+        if calls["n"] > after_calls:
+            raise Interrupt
+        return F.cross_entropy(out, y)
+
+    return loss
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path):
+    epochs = 5
+    model, tl, vl, opt, sched = tiny_setup(seed=0, epochs=epochs)
+    stopper = train.EarlyStopping(patience=50, restore_best=False)
+    full = train.fit(
+        model, tl, vl, epochs=epochs, optimizer=opt, scheduler=sched, callbacks=[stopper], **QUIET
+    )
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+    reference_opt = opt.state_dict()
+
+    # Run again, killed in the middle of epoch 3: every epoch calls the loss 4 times in training
+    # and 2 times in validation, so call 14 is the second training batch of epoch 3.
+    ckpt = tmp_path / "run.pt"
+    model, tl, vl, opt, sched = tiny_setup(seed=0, epochs=epochs)
+    with pytest.raises(Interrupt):
+        train.fit(
+            model,
+            tl,
+            vl,
+            epochs=epochs,
+            optimizer=opt,
+            scheduler=sched,
+            checkpoint=ckpt,
+            loss_fn=_interrupting_loss(13),
+            callbacks=[train.EarlyStopping(patience=50, restore_best=False)],
+            **QUIET,
+        )
+    assert train.load_checkpoint(ckpt)["epoch"] == 2
+
+    # A fresh process would start with other random states: scramble them all before resuming.
+    model, tl, vl, opt, sched = tiny_setup(seed=123, epochs=epochs)
+    for _ in range(3):
+        next(iter(tl))
+    stopper2 = train.EarlyStopping(patience=50, restore_best=False)
+    resumed = train.fit(
+        model,
+        tl,
+        vl,
+        epochs=epochs,
+        optimizer=opt,
+        scheduler=sched,
+        checkpoint=ckpt,
+        resume=True,
+        callbacks=[stopper2],
+        **QUIET,
+    )
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, reference[name]), name
+    for a, b in zip(
+        opt.state_dict()["state"].values(), reference_opt["state"].values(), strict=True
+    ):
+        assert torch.equal(a["momentum_buffer"], b["momentum_buffer"])
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+        assert resumed[key] == full[key], key
+    assert (stopper2.best, stopper2.best_epoch) == (stopper.best, stopper.best_epoch)
+
+
+def test_resume_after_the_last_epoch_trains_nothing(tmp_path):
+    ckpt = tmp_path / "done.pt"
+    model, tl, vl, opt, sched = tiny_setup(epochs=2)
+    train.fit(model, tl, epochs=2, optimizer=opt, scheduler=sched, checkpoint=ckpt, **QUIET)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    model2, tl2, _, opt2, sched2 = tiny_setup(seed=5, epochs=2)
+    h = train.fit(
+        model2,
+        tl2,
+        epochs=2,
+        optimizer=opt2,
+        scheduler=sched2,
+        checkpoint=ckpt,
+        resume=True,
+        **QUIET,
+    )
+    assert len(h) == 2
+    for k, v in model2.state_dict().items():
+        assert torch.equal(v, weights[k])
+
+
+def test_resume_without_a_checkpoint_file_starts_fresh(tmp_path):
+    model, tl, *_ = tiny_setup(augment=False)
+    h = train.fit(model, tl, epochs=1, checkpoint=tmp_path / "new.pt", resume=True, **QUIET)
+    assert len(h) == 1 and (tmp_path / "new.pt").exists()
+
+
+# --------------------------------------------------------------------------- checkpoint files
+
+
+def test_checkpoint_has_a_verified_sha256_sidecar(tmp_path):
+    path = train.save_checkpoint(tmp_path / "a.pt", {"w": torch.arange(5), "epoch": 3})
+    side = tmp_path / "a.pt.sha256"
+    digest, name = side.read_text().split()
+    assert digest == data.sha256_file(path) and name == "a.pt"
+    assert train.load_checkpoint(path)["epoch"] == 3
+    raw = bytearray(path.read_bytes())
+    raw[-10] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(data.ChecksumError, match="corrupt"):
+        train.load_checkpoint(path)
+    side.unlink()
+    with pytest.raises(FileNotFoundError, match="sidecar"):
+        train.load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = train.save_checkpoint(tmp_path / "b.pt", {"v": 1})
+    before = path.read_bytes()
+
+    def failing(f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        train._atomic_write(path, failing)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.pt", "b.pt.sha256"]  # no temp files
+    assert train.load_checkpoint(path)["v"] == 1
+
+
+def test_checkpoint_rng_states_round_trip(tmp_path):
+    loader = datasets.make_loader(datasets.ImageDataset(*tiny_data()), 8, shuffle=True, seed=1)
+    train.seed_everything(3)
+    state = train._rng_state(loader)
+    train.save_checkpoint(tmp_path / "rng.pt", {"rng": state})
+    expected = (np.random.random(), torch.rand(2), next(iter(loader))[1])  # noqa: NPY002
+    train.seed_everything(99)
+    next(iter(loader))
+    train._set_rng_state(train.load_checkpoint(tmp_path / "rng.pt")["rng"], loader)
+    got = (np.random.random(), torch.rand(2), next(iter(loader))[1])  # noqa: NPY002
+    assert got[0] == expected[0]
+    assert torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _state_with(values, monitor="val_loss"):
+    model = nn.Linear(1, 1)
+    state = train.TrainState(model, None, None, train.History(), epochs=len(values))
+    return state, model
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    stopper = train.EarlyStopping(monitor="val_loss", patience=2)
+    values = [3.0, 2.0, 2.5, 2.6, 2.7]
+    state, model = _state_with(values)
+    for epoch, v in enumerate(values, 1):
+        nn.init.constant_(model.weight, float(epoch))
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        stopper.on_epoch_end(state)
+        if state.stop:
+            break
+    assert state.epoch == 4 and stopper.best_epoch == 2 and stopper.stopped_epoch == 4
+    stopper.on_train_end(state)
+    assert float(model.weight.detach()) == 2.0  # weights of epoch 2
+    maxer = train.EarlyStopping(monitor="val_accuracy", patience=1, min_delta=0.01)
+    state, _ = _state_with([0.5, 0.505])
+    for epoch, v in enumerate([0.5, 0.505], 1):
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_accuracy": v})
+        maxer.on_epoch_end(state)
+    assert maxer.mode == "max" and state.stop  # +0.005 is below min_delta
+
+
+def test_early_stopping_inside_fit_and_best_checkpoint(tmp_path):
+    _, tl, vl, *_ = tiny_setup(augment=False)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing changes: no improvement
+    best = train.BestCheckpoint(tmp_path / "best.pt", monitor="val_accuracy")
+    h = train.fit(
+        model,
+        tl,
+        vl,
+        epochs=10,
+        optimizer=opt,
+        callbacks=[train.EarlyStopping(patience=2), best],
+        **QUIET,
+    )
+    assert len(h) == 3  # epoch 1 sets the best, epochs 2 and 3 do not improve
+    saved = train.load_checkpoint(tmp_path / "best.pt")
+    assert saved["epoch"] == 1 and saved["val_accuracy"] == h["val_accuracy"][0]
+    with pytest.raises(ValueError, match="monitor 'val_loss' is not recorded"):
+        train.fit(model, tl, epochs=1, callbacks=[train.EarlyStopping()], **QUIET)
+    with pytest.raises(ValueError, match="patience"):
+        train.EarlyStopping(patience=0)
+    with pytest.raises(ValueError, match="mode"):
+        train.EarlyStopping(mode="up")
+    with pytest.raises(ValueError, match="min_delta"):
+        train.BestCheckpoint(tmp_path / "x.pt", min_delta=-1)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_columns_best_json_and_plot(tmp_path):
+    h = train.History()
+    for e, (loss, acc) in enumerate([(1.0, 0.5), (0.5, 0.8), (0.7, 0.8)], 1):
+        h.append(
+            {
+                "epoch": e,
+                "train_loss": loss,
+                "train_accuracy": acc,
+                "val_loss": loss,
+                "val_accuracy": acc,
+                "lr": 0.1,
+                "time": 1.0,
+                "throughput": 10.0,
+            }
+        )
+    assert h.best("val_loss")["epoch"] == 2
+    assert h.best("val_accuracy")["epoch"] == 2  # ties: the earliest epoch
+    path = h.save(tmp_path / "h.json")
+    assert json.loads(path.read_text())["rows"][0]["train_loss"] == 1.0
+    assert train.History.load(path).rows == h.rows
+    with pytest.raises(KeyError, match="no column 'f1'"):
+        h["f1"]
+    ax_loss, ax_acc = h.plot(title="run")
+    assert [line.get_label() for line in ax_loss.lines] == ["train", "val"]
+    np.testing.assert_allclose(ax_acc.lines[1].get_ydata(), [0.5, 0.8, 0.8])
+    assert ax_loss.get_xlabel() == "epoch" and ax_acc.get_title() == "accuracy"
+    plt.close("all")
+    assert "3 epochs" in repr(h)
+
+
+def test_live_plot_updates_one_display_in_place(monkeypatch):
+    calls = []
+
+    class Handle:
+        def update(self, obj):
+            calls.append(("update", obj))
+
+    def fake_display(obj, display_id=None):
+        calls.append(("display", display_id))
+        return Handle()
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    model, tl, vl, *_ = tiny_setup(augment=False)
+    train.fit(model, tl, vl, epochs=3, progress=False, verbose=False, live_plot=True, device="cpu")
+    assert [c[0] for c in calls] == ["display", "update", "update"]
+    assert calls[0][1] is True
+    assert calls[-1][1].data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not train._in_notebook()  # so live_plot=None is off under pytest
+
+
+# --------------------------------------------------------------------------- evaluate / predict
+
+
+def test_evaluate_and_predict_match_a_direct_computation():
+    model, tl, vl, *_ = tiny_setup(augment=False)
+    model.train()
+    x, y = vl.dataset.tensors()
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    model.train()
+    scores = train.evaluate(model, vl)
+    assert model.training  # mode restored
+    assert scores["n"] == 32
+    assert scores["loss"] == pytest.approx(float(F.cross_entropy(logits, y)), rel=1e-6)
+    assert scores["accuracy"] == pytest.approx(metrics.accuracy(y, logits))
+    for source in (vl, vl.dataset, x):
+        torch.testing.assert_close(train.predict(model, source, batch_size=5), logits)
+    with pytest.raises(TypeError, match="data must be"):
+        train.predict(model, 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        train.predict(model, x, batch_size=0)
+
+
+# --------------------------------------------------------------------------- AMP selection
+
+
+def test_amp_and_channels_last_only_on_cuda_by_default():
+    cpu = train.select_amp("cpu")
+    assert cpu == {"amp": False, "dtype": None, "grad_scaler": False, "channels_last": False}
+    assert train.select_amp(torch.device("mps"))["amp"] is False
+    cuda_bf16 = train.select_amp("cuda", bf16_supported=True)
+    assert cuda_bf16 == {
+        "amp": True,
+        "dtype": torch.bfloat16,
+        "grad_scaler": False,
+        "channels_last": True,
+    }
+    cuda_fp16 = train.select_amp("cuda:0", bf16_supported=False)
+    assert cuda_fp16["dtype"] == torch.float16 and cuda_fp16["grad_scaler"] is True
+    off = train.select_amp("cuda", amp=False, channels_last=False)
+    assert off == {"amp": False, "dtype": None, "grad_scaler": False, "channels_last": False}
+    assert train.select_amp("cpu", channels_last=True)["channels_last"] is True
+    with pytest.raises(ValueError, match="amp=True needs a CUDA device"):
+        train.select_amp("cpu", amp=True)
+    with pytest.raises(TypeError, match="amp must be"):
+        train.select_amp("cpu", amp="yes")
+
+
+# --------------------------------------------------------------------------- budgets
+
+
+def test_budgets_come_from_one_table(monkeypatch):
+    assert set(train.BUDGETS) == {"quick", "full"}
+    assert set(train.BUDGETS["quick"]) == set(train.BUDGETS["full"])
+    assert train.budget("mnist_bundled", "quick") == train.BUDGETS["quick"]["mnist_bundled"]
+    monkeypatch.setenv("CNNCOURSE_PROFILE", "full")
+    assert train.budget("cifar10") == train.BUDGETS["full"]["cifar10"]
+    with pytest.raises(ValueError, match="key must be one of"):
+        train.budget("imagenet", "quick")
+
+
+def test_build_model_fits_each_dataset():
+    for name in train.CLI_MODELS:
+        for dataset, shape in (("mnist_bundled", (2, 1, 28, 28)), ("cifar10", (2, 3, 32, 32))):
+            if name.startswith("lenet5_modern") and dataset == "cifar10":
+                continue  # 28x28 layout
+            out = train.build_model(name, dataset).eval()(torch.zeros(shape))
+            assert out.shape == (2, 10), (name, dataset)
+    with pytest.raises(ValueError, match="name must be one of"):
+        train.build_model("vgg99", "mnist")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cli(*args, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CNNCOURSE_PROFILE": "quick"}
+    return subprocess.run(
+        [sys.executable, "-m", "cnncourse.train", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_cli_trains_one_epoch_and_reports_test_accuracy(tmp_path):
+    result = _cli(
+        "lenet5_modern",
+        "--data",
+        "mnist_bundled",
+        "--epochs",
+        "1",
+        "--out",
+        "out",
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "device=cpu profile=quick budget=1 epochs" in lines[0]
+    assert sum(line.startswith("epoch ") for line in lines) == 1
+    assert lines[-1].startswith("test_accuracy=")
+    accuracy = float(lines[-1].split("=")[1])
+    assert 0.8 < accuracy <= 1.0  # one epoch of LeNet on 8,000 digits
+    out = tmp_path / "out"
+    history = json.loads((out / "lenet5_modern_mnist_bundled_history.json").read_text())
+    assert len(history["rows"]) == 1
+    model = train.load_trained(out / "lenet5_modern_mnist_bundled.pt")
+    _, test = datasets.load("mnist_bundled")
+    assert train.evaluate(model, datasets.make_loader(test, 500))["accuracy"] == pytest.approx(
+        accuracy, abs=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["resnet9000", "--data", "mnist_bundled", "--epochs", "1"],
+            "invalid choice: 'resnet9000'",
+        ),
+        (["lenet5_modern", "--data", "imagenet", "--epochs", "1"], "invalid choice: 'imagenet'"),
+        (
+            ["lenet5_modern", "--data", "mnist_bundled", "--epochs", "0"],
+            "--epochs: must be an integer >= 1, got 0",
+        ),
+        (
+            ["lenet5_modern", "--data", "mnist_bundled", "--epochs", "two"],
+            "--epochs: must be an integer >= 1",
+        ),
+        (["lenet5_modern", "--epochs", "1"], "the following arguments are required: --data"),
+        (["lenet5_modern", "--data", "mnist_bundled", "--lr", "-1"], "--lr: must be a number > 0"),
+        (
+            ["lenet5_modern", "--data", "mnist_bundled", "--profile", "huge"],
+            "--profile: invalid choice",
+        ),
+    ],
+)
+def test_cli_rejects_bad_arguments_with_a_clear_message(args, message, tmp_path):
+    result = _cli(*args, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not any(Path(tmp_path).iterdir())  # nothing trained, nothing written
+
+
+def test_cli_main_returns_exit_status_in_process(capsys):
+    with pytest.raises(SystemExit) as info:
+        train.main(["lenet5_modern", "--data", "mnist_bundled", "--epochs", "-3"])
+    assert info.value.code == 2
+    assert "--epochs: must be an integer >= 1, got -3" in capsys.readouterr().err
