@@ -13,8 +13,11 @@ Train and test canvases are built from disjoint source digits (:func:`cnncourse.
 so a detector scored on test canvases has never seen those handwritten digits. Everything depends
 only on the seed.
 
-:class:`CanvasDataset` wraps a set of canvases as a ``torch.utils.data.Dataset``;
-:func:`collate_detection` batches them although each canvas has a different number of boxes.
+:class:`CanvasDataset` wraps a set of canvases as a ``torch.utils.data.Dataset`` for detection
+(image, boxes and labels) or segmentation (image, mask); :func:`collate_detection` batches
+detection items although each canvas has a different number of boxes.
+
+(The design of record puts the canvases in ``data.py``; they live in this module of their own.)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from . import data
 from ._validate import check_choice, check_int, check_pair, check_positive_float
 
 SPLITS = ("train", "test")
+TASKS = ("detection", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class Canvases:
         Semantic masks: 0 background, ``label + 1`` on a digit's ink.
     instances : ndarray of int64, shape (N, H, W)
         Instance masks: 0 background, ``k + 1`` on the ink of the k-th box.
+    sources : list of N ndarrays of int64, shape (k_i,)
+        Index of each pasted digit in its split of :func:`cnncourse.data.mnist_split`.
+    split : str
+        ``'train'`` or ``'test'``.
     """
 
     images: np.ndarray
@@ -54,9 +62,16 @@ class Canvases:
     labels: list
     masks: np.ndarray
     instances: np.ndarray
+    sources: list
+    split: str
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def ground_truths(self) -> list[dict]:
+        """One dict per canvas with ``'boxes'`` and ``'labels'``, as
+        :func:`cnncourse.detect.mean_average_precision` takes them."""
+        return [{"boxes": b, "labels": lab} for b, lab in zip(self.boxes, self.labels, strict=True)]
 
 
 def _resize_digit(digit: np.ndarray, size: int) -> np.ndarray:
@@ -147,10 +162,10 @@ def make_canvases(
     images = np.zeros((n, height, width), dtype=np.float32)
     masks = np.zeros((n, height, width), dtype=np.int64)
     instances = np.zeros((n, height, width), dtype=np.int64)
-    all_boxes, all_labels = [], []
+    all_boxes, all_labels, all_sources = [], [], []
     for i in range(n):
         brightest = np.zeros((height, width), dtype=np.float32)  # who owns each pixel
-        boxes, labels = [], []
+        boxes, labels, sources = [], [], []
         for _ in range(rng.integers(lo_n, hi_n + 1)):
             src = rng.integers(len(digits))
             patch = _resize_digit(digits[src], int(rng.integers(lo_s, hi_s + 1)))
@@ -178,11 +193,13 @@ def make_canvases(
             images[i][region] = np.maximum(images[i][region], patch)
             boxes.append(box)
             labels.append(int(digit_labels[src]))
+            sources.append(int(src))
         if not boxes:  # guarantee at least one object per canvas
             raise RuntimeError("could not place any digit; use a larger canvas_size")
         all_boxes.append(np.stack(boxes).astype(np.float32))
         all_labels.append(np.array(labels, dtype=np.int64))
-    return Canvases(images, all_boxes, all_labels, masks, instances)
+        all_sources.append(np.array(sources, dtype=np.int64))
+    return Canvases(images, all_boxes, all_labels, masks, instances, all_sources, split)
 
 
 class CanvasDataset(torch.utils.data.Dataset):
@@ -192,47 +209,56 @@ class CanvasDataset(torch.utils.data.Dataset):
     ----------
     canvases : Canvases
         From :func:`make_canvases`.
+    task : {'detection', 'segmentation'}
+        What an item's target is.
 
-    Each item is ``(image, target)``: ``image`` a float32 tensor (1, H, W) and ``target`` a dict
-    with ``'boxes'`` (k, 4) float32 xyxy, ``'labels'`` (k,) int64 and ``'mask'`` (H, W) int64.
-    Batch items with :func:`collate_detection` (the box counts differ between canvases).
+    Items are ``(image, target)`` with ``image`` a float32 tensor (1, H, W) and ``target``
+
+    - detection: float32 (k, 5), one row ``(x1, y1, x2, y2, label)`` per digit; batch these
+      with ``collate_fn=collate_detection`` (canvases hold different numbers of digits);
+    - segmentation: the semantic mask, int64 (H, W) (the default collate stacks them).
     """
 
-    def __init__(self, canvases: Canvases):
+    def __init__(self, canvases: Canvases, task: str = "detection"):
         if not isinstance(canvases, Canvases):
             raise TypeError(f"canvases must be a Canvases from make_canvases, got {type(canvases)}")
+        self.task = check_choice("task", task, TASKS)
         self.canvases = canvases
         self.images = torch.from_numpy(canvases.images).unsqueeze(1)
 
     def __len__(self) -> int:
         return len(self.canvases)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.canvases
-        target = {
-            "boxes": torch.from_numpy(c.boxes[index]),
-            "labels": torch.from_numpy(c.labels[index]),
-            "mask": torch.from_numpy(c.masks[index]),
-        }
-        return self.images[index], target
+        if self.task == "segmentation":
+            return self.images[index], torch.from_numpy(c.masks[index])
+        rows = np.concatenate([c.boxes[index], c.labels[index][:, None]], axis=1)
+        return self.images[index], torch.from_numpy(rows.astype(np.float32))
 
 
-def collate_detection(batch: list) -> tuple[torch.Tensor, list[dict]]:
-    """Batch ``(image, target)`` pairs whose targets hold different numbers of boxes.
+def collate_detection(batch: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch ``(image, boxes_and_labels)`` items whose box counts differ, by padding.
 
     Parameters
     ----------
-    batch : list of (Tensor (C, H, W), dict)
-        Items of a :class:`CanvasDataset` (all images the same size).
+    batch : list of (Tensor (C, H, W), Tensor (k_i, 5))
+        Items of a detection :class:`CanvasDataset`.
 
     Returns
     -------
     images : Tensor, shape (N, C, H, W)
-        The images stacked.
-    targets : list of N dicts
-        The targets unchanged: a list, because ``boxes`` cannot be stacked into one tensor.
+    targets : Tensor, shape (N, max k_i, 5)
+        Each canvas's rows ``(x1, y1, x2, y2, label)`` followed by padding rows
+        ``(0, 0, 0, 0, -1)``: label -1 marks "no object". One tensor (rather than a list) so
+        the generic training loop can move it to the device like any target.
     """
     if not batch:
         raise ValueError("batch must hold at least one (image, target) pair, got an empty list")
     images = torch.stack([image for image, _ in batch])
-    return images, [target for _, target in batch]
+    most = max(len(t) for _, t in batch)
+    targets = torch.zeros(len(batch), most, 5)
+    targets[..., 4] = -1
+    for i, (_, t) in enumerate(batch):
+        targets[i, : len(t)] = t
+    return images, targets

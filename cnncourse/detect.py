@@ -835,13 +835,15 @@ class TinyDetector(nn.Module):
     num_classes : int
     in_channels : int
     width : int
-        Channels after the first downsampling (doubles once, then stays).
+        Channels after the first downsampling (doubled once, then kept).
     stride : int, a power of two >= 4
     sizes, ratios : anchors per cell (see :func:`make_anchors`)
     weights : 4 floats, the box-coding weights (see :func:`encode_boxes`)
 
-    Shapes: ``forward`` maps images (N, in_channels, H, W) to ``(cls_logits (N, K, num_classes),
-    box_deltas (N, K, 4))`` with ``K = (H / stride) (W / stride) A`` in :meth:`anchors` order.
+    Shapes: ``forward`` maps images (N, in_channels, H, W) to one tensor (N, K, num_classes + 4)
+    with ``K = (H / stride) (W / stride) A`` rows in :meth:`anchors` order: per anchor, the class
+    logits then the box deltas (one tensor, like YOLO's output, so the generic training loop can
+    handle it; :meth:`split` separates the two).
     """
 
     def __init__(
@@ -875,20 +877,24 @@ class TinyDetector(nn.Module):
         self.backbone = nn.Sequential(*layers)
         self.cls_head = nn.Conv2d(c, self.num_anchors * num_classes, 3, padding=1)
         self.box_head = nn.Conv2d(c, self.num_anchors * 4, 3, padding=1)
-        # Start every anchor at p = 0.01 (RetinaNet): with ~all anchors background, a 0.5 start
-        # drowns the first steps in easy negatives.
+        # Start every anchor at p = 0.01 (RetinaNet): almost all anchors are background, and a
+        # start at p = 0.5 would drown the first steps in the loss of easy negatives.
         nn.init.constant_(self.cls_head.bias, -math.log((1 - 0.01) / 0.01))
         nn.init.normal_(self.cls_head.weight, std=0.01)
         nn.init.normal_(self.box_head.weight, std=0.01)
         nn.init.zeros_(self.box_head.bias)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         n = images.shape[0]
         features = self.backbone(images)
-        # (N, A*C, h, w) -> (N, h, w, A*C) -> (N, h*w*A, C): cell-major, then anchor
+        # (N, A*C, h, w) -> (N, h, w, A*C) -> (N, h*w*A, C): cell by cell, then anchor
         cls = self.cls_head(features).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes)
         box = self.box_head(features).permute(0, 2, 3, 1).reshape(n, -1, 4)
-        return cls, box
+        return torch.cat([cls, box], dim=-1)
+
+    def split(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(cls_logits (N, K, C), box_deltas (N, K, 4))`` from the forward output."""
+        return outputs[..., : self.num_classes], outputs[..., self.num_classes :]
 
     def anchors(self, image_size) -> torch.Tensor:
         """Anchors (K, 4) for images of ``image_size = (H, W)`` (each divisible by the stride)."""
@@ -900,6 +906,10 @@ class TinyDetector(nn.Module):
         feature = (height // self.stride, width // self.stride)
         return make_anchors(feature, self.stride, self.sizes, self.ratios)
 
+    def loss_fn(self, image_size, **kwargs) -> DetectionLoss:
+        """The :class:`DetectionLoss` for this model's anchors on images of ``image_size``."""
+        return DetectionLoss(self.anchors(image_size), self.num_classes, self.weights, **kwargs)
+
     @torch.no_grad()
     def predict(
         self,
@@ -907,34 +917,51 @@ class TinyDetector(nn.Module):
         score_threshold: float = 0.05,
         iou_threshold: float = 0.5,
         max_detections: int = 100,
+        batch_size: int = 256,
     ) -> list[dict]:
-        """Detections for a batch (N, C, H, W): runs in eval mode, see :func:`postprocess`."""
+        """Detections for images (N, C, H, W), in eval mode: see :func:`postprocess`.
+
+        Returns a list of N dicts with CPU tensors ``'boxes'`` (D, 4) xyxy, ``'scores'`` (D,)
+        and ``'labels'`` (D,), best score first.
+        """
         was_training = self.training
         self.eval()
+        device = next(self.parameters()).device
+        size = tuple(images.shape[-2:])
+        anchors = self.anchors(size).to(device)
+        results = []
         try:
-            device = next(self.parameters()).device
-            outputs = self(images.to(device))
+            for i in range(0, len(images), batch_size):
+                outputs = self(images[i : i + batch_size].to(device)).float().cpu()
+                results += postprocess(
+                    outputs, anchors.cpu(), size, self.num_classes, self.weights,
+                    score_threshold, iou_threshold, max_detections,
+                )  # fmt: skip
         finally:
             self.train(was_training)
-        anchors = self.anchors(tuple(images.shape[-2:])).to(device)
-        return postprocess(
-            outputs,
-            anchors,
-            tuple(images.shape[-2:]),
-            self.weights,
-            score_threshold,
-            iou_threshold,
-            max_detections,
-        )
+        return results
+
+
+def _target_list(targets) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(boxes, labels) per image from padded targets (N, G, 5) or a list of dicts."""
+    if isinstance(targets, torch.Tensor):
+        if targets.ndim != 3 or targets.shape[-1] != 5:
+            raise ValueError(
+                "targets must be a list of dicts or a tensor (N, G, 5) of rows (x1, y1, x2, y2, "
+                f"label) padded with label -1, got shape {tuple(targets.shape)}"
+            )
+        return [(t[t[:, 4] >= 0, :4], t[t[:, 4] >= 0, 4].long()) for t in targets]
+    return [(torch.as_tensor(t["boxes"]), torch.as_tensor(t["labels"]).long()) for t in targets]
 
 
 class DetectionLoss(nn.Module):
     """Focal classification loss + smooth-L1 box loss for :class:`TinyDetector` outputs.
 
     For each image, anchors are matched to its ground truth (:func:`match_anchors`). Positive
-    anchors get a one-hot class target and a box target :func:`encode_boxes`; background anchors
-    get all-zero class targets; ignored anchors get no loss. Both sums are divided by the number
-    of positive anchors in the batch (RetinaNet), so the loss does not scale with the anchor count.
+    anchors get a one-hot class target and a box target (:func:`encode_boxes`); background
+    anchors get all-zero class targets; ignored anchors get no loss. Both sums are divided by the
+    number of positive anchors in the batch (RetinaNet), so the loss does not grow with the
+    number of anchors.
 
     Parameters
     ----------
@@ -942,13 +969,15 @@ class DetectionLoss(nn.Module):
         From :meth:`TinyDetector.anchors`.
     num_classes : int
     weights : box-coding weights (as the model's)
-    pos_iou, neg_iou : matching thresholds
-    alpha, gamma : focal-loss parameters
+    pos_iou, neg_iou : matching thresholds (see :func:`match_anchors`)
+    alpha, gamma : focal-loss parameters (see :func:`sigmoid_focal_loss`)
     beta : float > 0
-        Smooth-L1 switches from quadratic to linear at ``|x| = beta`` (1 = Huber with delta 1).
+        Smooth-L1 is quadratic below ``|x| = beta`` and linear above (beta = 1: Huber, delta 1).
 
-    Calling it with ``(outputs, targets)`` (targets: list of dicts with ``'boxes'``, ``'labels'``)
-    returns the total loss; ``.last`` holds the two parts as floats.
+    Call it with ``(outputs, targets)``: outputs (N, K, C + 4) from the model; targets either
+    (N, G, 5) rows ``(x1, y1, x2, y2, label)`` padded with label -1
+    (:func:`cnncourse.canvases.collate_detection`) or a list of dicts with ``'boxes'`` and
+    ``'labels'``. Returns the total loss; ``.last`` holds its two parts as floats.
     """
 
     def __init__(
@@ -967,55 +996,48 @@ class DetectionLoss(nn.Module):
         self.register_buffer("anchors", a.to(torch.float32))
         self.num_classes = check_int("num_classes", num_classes, minimum=1)
         self.weights = _weights(weights)
-        self.pos_iou, self.neg_iou = (
-            _unit_float("pos_iou", pos_iou),
-            _unit_float("neg_iou", neg_iou),
-        )
+        self.pos_iou = _unit_float("pos_iou", pos_iou)
+        self.neg_iou = _unit_float("neg_iou", neg_iou)
         self.alpha, self.gamma = alpha, gamma
         self.beta = check_positive_float("beta", beta)
         self.last: dict[str, float] = {}
 
     def targets_for(self, boxes: torch.Tensor, labels: torch.Tensor):
-        """Class targets (K, C), box targets (K, 4) and anchor states (K,) for one image."""
+        """Class targets (K, C), box targets (K, 4) and anchor matches (K,) for one image."""
         anchors = self.anchors
-        matches = torch.as_tensor(
-            match_anchors(anchors, boxes.to(anchors), self.pos_iou, self.neg_iou)
-        ).to(anchors.device)
+        boxes = boxes.to(anchors)
+        matches = match_anchors(anchors, boxes, self.pos_iou, self.neg_iou)
         pos = matches >= 0
         cls_t = torch.zeros(len(anchors), self.num_classes, device=anchors.device)
-        cls_t[pos, labels.to(anchors.device)[matches[pos]].long()] = 1.0
+        cls_t[pos, labels.to(anchors.device)[matches[pos]]] = 1.0
         box_t = torch.zeros(len(anchors), 4, device=anchors.device)
         if pos.any():
-            box_t[pos] = encode_boxes(boxes.to(anchors)[matches[pos]], anchors[pos], self.weights)
+            box_t[pos] = encode_boxes(boxes[matches[pos]], anchors[pos], self.weights)
         return cls_t, box_t, matches
 
-    def forward(self, outputs, targets: list[dict]) -> torch.Tensor:
-        cls_logits, box_deltas = outputs
-        if cls_logits.shape[1] != len(self.anchors):
+    def forward(self, outputs: torch.Tensor, targets) -> torch.Tensor:
+        if outputs.ndim != 3 or outputs.shape[1:] != (len(self.anchors), self.num_classes + 4):
             raise ValueError(
-                f"outputs have {cls_logits.shape[1]} anchors per image but the loss was built "
-                f"with {len(self.anchors)}; build it from model.anchors(image_size)"
+                f"outputs must have shape (N, {len(self.anchors)}, {self.num_classes + 4}) for "
+                f"this loss's anchors, got {tuple(outputs.shape)}; build the loss with "
+                "model.loss_fn(image_size)"
             )
-        if len(targets) != len(cls_logits):
-            raise ValueError(
-                f"targets must have one dict per image ({len(cls_logits)}), got {len(targets)}"
-            )
-        cls_t, box_t, matches = zip(
-            *(self.targets_for(t["boxes"], t["labels"]) for t in targets), strict=True
+        targets = _target_list(targets)
+        if len(targets) != len(outputs):
+            raise ValueError(f"targets must describe {len(outputs)} images, got {len(targets)}")
+        cls_logits, box_deltas = outputs[..., : self.num_classes], outputs[..., self.num_classes :]
+        cls_t, box_t, matches = map(
+            torch.stack, zip(*(self.targets_for(b, lab) for b, lab in targets), strict=True)
         )
-        cls_t, box_t, matches = torch.stack(cls_t), torch.stack(box_t), torch.stack(matches)
-        cls_t, box_t = cls_t.to(cls_logits), box_t.to(box_deltas)
         pos, valid = matches >= 0, matches != -2
         num_pos = max(1, int(pos.sum()))
-        cls_loss = (
-            sigmoid_focal_loss(cls_logits[valid], cls_t[valid], self.alpha, self.gamma) / num_pos
+        cls_loss = sigmoid_focal_loss(
+            cls_logits[valid], cls_t[valid].to(outputs), self.alpha, self.gamma
         )
-        box_loss = (
-            nn.functional.smooth_l1_loss(
-                box_deltas[pos], box_t[pos], beta=self.beta, reduction="sum"
-            )
-            / num_pos
+        box_loss = nn.functional.smooth_l1_loss(
+            box_deltas[pos], box_t[pos].to(outputs), beta=self.beta, reduction="sum"
         )
+        cls_loss, box_loss = cls_loss / num_pos, box_loss / num_pos
         self.last = {"classification": cls_loss.item(), "box": box_loss.item()}
         return cls_loss + box_loss
 
@@ -1062,9 +1084,10 @@ def select_detections(
 
 
 def postprocess(
-    outputs,
+    outputs: torch.Tensor,
     anchors: torch.Tensor,
     image_size,
+    num_classes: int,
     weights=(1.0, 1.0, 1.0, 1.0),
     score_threshold: float = 0.05,
     iou_threshold: float = 0.5,
@@ -1072,37 +1095,31 @@ def postprocess(
 ) -> list[dict]:
     """Turn raw detector outputs into detections, image by image.
 
-    Scores are ``sigmoid(cls_logits)``; each (anchor, class) pair is a candidate with the
-    anchor's decoded box (:func:`decode_boxes`, clipped to the image); then
-    :func:`select_detections`.
+    Scores are ``sigmoid(logits)``; each (anchor, class) pair above ``score_threshold`` is a
+    candidate with the anchor's decoded box (:func:`decode_boxes`, clipped to the image); then
+    per-class NMS and the best ``max_detections`` (:func:`select_detections`).
 
     Parameters
     ----------
-    outputs : (cls_logits (N, K, C), box_deltas (N, K, 4))
+    outputs : Tensor (N, K, num_classes + 4)
     anchors : Tensor (K, 4)
     image_size : (H, W)
+    num_classes : int
 
     Returns
     -------
     list of N dicts with Tensors ``'boxes'`` (D, 4), ``'scores'`` (D,), ``'labels'`` (D,).
     """
-    cls_logits, box_deltas = outputs
-    scores = torch.sigmoid(cls_logits.detach())
-    boxes = clip_boxes(
-        decode_boxes(box_deltas.detach(), anchors.to(box_deltas), weights), image_size
-    )
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    outputs = outputs.detach()
+    scores = torch.sigmoid(outputs[..., :num_classes])
+    boxes = clip_boxes(decode_boxes(outputs[..., num_classes:], anchors, weights), image_size)
+    score_threshold = _unit_float("score_threshold", score_threshold)
     results = []
-    num_classes = scores.shape[-1]
     for s, b in zip(scores, boxes, strict=True):
-        s = s.flatten()  # (K*C,): pair k*C + c is anchor k, class c
-        labels = torch.arange(num_classes).repeat(len(b))
+        anchor, label = torch.nonzero(s > score_threshold, as_tuple=True)  # the candidates
         det = select_detections(
-            b.repeat_interleave(num_classes, dim=0),
-            s,
-            labels,
-            score_threshold,
-            iou_threshold,
-            max_detections,
+            b[anchor], s[anchor, label], label, score_threshold, iou_threshold, max_detections
         )
         det.pop("index")
         results.append(det)

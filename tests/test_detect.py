@@ -538,7 +538,9 @@ def test_detector_shapes_anchor_order_and_postprocess():
     torch.manual_seed(0)
     model = detect.TinyDetector(num_classes=10, width=8)
     images = torch.rand(2, 1, 32, 48)
-    cls, box = model(images)
+    out = model(images)
+    assert out.shape == (2, 4 * 6 * 6, 10 + 4)
+    cls, box = model.split(out)
     anchors = model.anchors((32, 48))
     assert cls.shape == (2, 4 * 6 * 6, 10) and box.shape == (2, 4 * 6 * 6, 4)
     assert len(anchors) == cls.shape[1]
@@ -569,7 +571,8 @@ def test_detection_loss_targets_and_learning():
     torch.manual_seed(0)
     model = detect.TinyDetector(width=8)
     anchors = model.anchors((32, 32))
-    loss_fn = detect.DetectionLoss(anchors, 10, model.weights)
+    loss_fn = model.loss_fn((32, 32))
+    torch.testing.assert_close(loss_fn.anchors, anchors)
     boxes = torch.tensor([[4.0, 4, 14, 16], [18, 2, 30, 26]])
     cls_t, box_t, matches = loss_fn.targets_for(boxes, torch.tensor([3, 7]))
     expected = torch.as_tensor(detect.match_anchors(anchors, boxes))
@@ -586,6 +589,11 @@ def test_detection_loss_targets_and_learning():
     ]
     for (x1, y1, x2, y2), c in zip(boxes.long().tolist(), (3, 7), strict=True):
         images[0, 0, y1:y2, x1:x2] = c / 10  # a distinct blob per class
+    # padded targets (label -1 = no object) give the same loss as the list of dicts
+    padded = torch.full((2, 2, 5), -1.0)
+    padded[0, :, :4], padded[0, :, 4] = boxes, torch.tensor([3.0, 7.0])
+    out = model(images)
+    torch.testing.assert_close(loss_fn(out, padded), loss_fn(out, targets))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(40):
@@ -596,5 +604,11 @@ def test_detection_loss_targets_and_learning():
         losses.append(loss.item())
     assert losses[-1] < 0.3 * losses[0]
     assert set(loss_fn.last) == {"classification", "box"}
-    with pytest.raises(ValueError, match="outputs have .* anchors per image"):
+    with pytest.raises(ValueError, match=r"outputs must have shape \(N, 96, 14\)"):
         loss_fn(model(torch.zeros(1, 1, 64, 64)), targets[:1])
+    with pytest.raises(ValueError, match="targets must describe 2 images"):
+        loss_fn(out, targets[:1])
+    with pytest.raises(
+        ValueError, match=r"targets must be a list of dicts or a tensor \(N, G, 5\)"
+    ):
+        loss_fn(out, padded[..., :4])
