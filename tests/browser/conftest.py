@@ -107,7 +107,9 @@ def jupyterlab(tmp_path_factory):
     # Render every cell (no windowed notebook, where off-screen cells are hidden) and keep the
     # news/update toasts from covering the page.
     for rel, content in {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": (
+            '{"windowingMode": "none", "autoStartDefaultKernel": true}'
+        ),
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": (
             '{"fetchNews": "false", "checkForUpdates": false}'
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,13 +29,13 @@ def run_all_cells(page, base: str, notebook: str, ready_selector: str):
     """Open ``notebook`` in JupyterLab, run all cells, wait until ``ready_selector`` shows."""
     page.goto(f"{base}/lab/tree/{notebook}")
     page.locator(".jp-NotebookPanel").first.wait_for(timeout=60_000)
-    # JupyterLab may ask which kernel to start; the notebook's own (the course venv) is preselected.
-    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+    # Should JupyterLab still ask which kernel to start, accept the preselected course kernel
+    # whenever the dialog shows up (autoStartDefaultKernel normally prevents it).
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    idle.or_(dialog).first.wait_for(timeout=60_000)
-    if dialog.is_visible():
-        dialog.get_by_role("button", name="Select").click()
-    idle.wait_for(timeout=60_000)
+    page.add_locator_handler(dialog, lambda d: d.get_by_role("button", name="Select").click())
+    # Loaded (cells rendered) and the kernel started and idle, as the status bar says.
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"\|\s*Idle$")).first.wait_for(timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.get_by_text("Run All Cells", exact=True).click()
     ready = page.locator(ready_selector).first
@@ -84,3 +85,30 @@ def test_kernel_explorer_in_jupyterlab(jupyterlab, page, artifacts):
     assert abs(mean2 - mean1) > 1.0, (mean1, mean2)
     assert explorer.locator(".cnncourse-kernel-preset select").input_value() == "custom"
     explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_custom.png"))
+
+
+def test_stride_padding_explorer_in_jupyterlab(jupyterlab, page, artifacts):
+    run_all_cells(
+        page, jupyterlab, "chapters/03_padding_stride.ipynb", ".cnncourse-stride-explorer"
+    )
+    explorer = page.locator(".cnncourse-stride-explorer").first
+    explorer.scroll_into_view_if_needed()
+    formula = explorer.locator(".cnncourse-formula")
+    warning = explorer.locator(".cnncourse-warning")
+    # The chapter opens it at n=7, k=3, p=0, s=2: the stride tiles, 3 outputs, no warning.
+    assert formula.inner_text().rstrip().endswith("= 3")
+    assert warning.inner_text().strip() == ""
+    explorer.screenshot(path=str(artifacts / "jupyterlab_stride_2.png"))
+
+    # Move the stride slider one step right with the keyboard, as a user would.
+    stride = explorer.locator(".cnncourse-stride-slider", has_text="stride s")
+    handle = stride.locator(".noUi-handle")
+    handle.focus()
+    handle.press("ArrowRight")
+    page.wait_for_function(
+        "el => el.innerText.trim().endsWith('= 2')", arg=formula.element_handle()
+    )
+    assert "/ 3" in formula.inner_text()
+    assert "does not tile" in warning.inner_text()
+    assert stride.locator(".widget-readout").inner_text().strip() == "3"
+    explorer.screenshot(path=str(artifacts / "jupyterlab_stride_3_warning.png"))
