@@ -220,8 +220,9 @@ class History:
         "throughput",
     )
 
-    def __init__(self, rows: Sequence[dict] | None = None):
+    def __init__(self, rows: Sequence[dict] | None = None, batch_loss: Sequence[float] = ()):
         self.rows: list[dict] = [dict(r) for r in rows] if rows else []
+        self.batch_loss: list[float] = list(batch_loss)  # filled by fit(record_batch_loss=True)
 
     def append(self, row: dict) -> None:
         self.rows.append(dict(row))
@@ -246,7 +247,7 @@ class History:
         return self.rows[best[1]]
 
     def to_dict(self) -> dict:
-        return {"rows": self.rows}
+        return {"rows": self.rows, "batch_loss": self.batch_loss}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the history as JSON (atomically)."""
@@ -256,7 +257,8 @@ class History:
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
         with open(path) as f:
-            return cls(json.load(f)["rows"])
+            saved = json.load(f)
+        return cls(saved["rows"], saved.get("batch_loss", []))
 
     def plot(self, axes=None, title: str | None = None):
         """Loss and accuracy curves (train and validation) on two side-by-side axes.
@@ -841,6 +843,7 @@ def fit(
     live_plot: bool | None = None,
     verbose: bool = True,
     title: str | None = None,
+    record_batch_loss: bool = False,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -885,6 +888,9 @@ def fit(
         Print one line per epoch.
     title : str, optional
         Title of the live plot.
+    record_batch_loss : bool
+        Also keep every batch's training loss in ``history.batch_loss`` (costs one
+        device-to-host copy per batch).
 
     Returns
     -------
@@ -943,6 +949,7 @@ def fit(
             if hasattr(cb, "load_state_dict") and cb_state is not None:
                 cb.load_state_dict(cb_state)
         history.rows = [dict(r) for r in saved["history"]]
+        history.batch_loss = list(saved.get("batch_loss", []))
         _set_rng_state(saved["rng"], train_loader)
         start = saved["epoch"] + 1
         state.epoch, state.stop = saved["epoch"], saved["stopped"]
@@ -1000,6 +1007,8 @@ def fit(
             if classification:
                 correct += (out.detach().argmax(1) == y).sum()
             seen += n
+            if record_batch_loss:
+                history.batch_loss.append(float(loss.detach()))
         bar.close()
         train_time = time.perf_counter() - t0
         train_loss = float(loss_sum) / seen
@@ -1044,6 +1053,7 @@ def fit(
                         cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks
                     ],
                     "history": history.rows,
+                    "batch_loss": history.batch_loss,
                     "rng": _rng_state(train_loader),
                 },
             )
@@ -1072,6 +1082,101 @@ def format_epoch(row: dict, epochs: int | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- command line
+
+# The course recipe's defaults per dataset: batch size and peak learning rate of SGD + one-cycle.
+RECIPE_DEFAULTS: dict[str, dict[str, float]] = {
+    "mnist_bundled": {"batch_size": 64, "lr": 0.05},
+    "mnist": {"batch_size": 64, "lr": 0.05},
+    "fashion_mnist": {"batch_size": 64, "lr": 0.05},
+    "cifar10": {"batch_size": 128, "lr": 0.1},
+}
+
+
+class _DataUnavailable(RuntimeError):
+    """A dataset could not be loaded (e.g. offline); the CLI reports it in one line."""
+
+
+def train_classifier(
+    model: nn.Module,
+    data_name: str,
+    *,
+    epochs: int,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    augment: bool = True,
+    num_workers: int = 0,
+    **fit_kwargs: Any,
+) -> tuple[History, dict[str, float]]:
+    """The course's recipe: a dataset by name, SGD with Nesterov momentum, one-cycle, test score.
+
+    Steps: load the train/test sets (:func:`cnncourse.datasets.load`, with the dataset's
+    :func:`~cnncourse.datasets.default_augmentation`), a shuffling loader seeded with ``seed``,
+    ``SGD(lr, momentum=0.9, nesterov=True, weight_decay)``, ``OneCycleLR(max_lr=lr)`` stepped
+    per batch, :func:`fit`, then :func:`evaluate` on the test set once. The CLI and chapter 6
+    both run this function. Call :func:`seed_everything` before building ``model``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Takes the dataset's images (N, C, H, W) and returns logits (N, 10).
+    data_name : str
+        One of :data:`cnncourse.datasets.DATASET_NAMES`.
+    epochs : int
+    batch_size, lr : optional
+        Default :data:`RECIPE_DEFAULTS` for the dataset.
+    weight_decay : float
+    seed : int
+        Seed of the loader's shuffling generator.
+    augment : bool
+        Use the dataset's default augmentation.
+    num_workers : int
+        DataLoader worker processes.
+    **fit_kwargs
+        Passed to :func:`fit` (``device``, ``checkpoint``, ``resume``, ``progress``, ...).
+
+    Returns
+    -------
+    history : History
+    test_scores : dict
+        ``loss``, ``accuracy`` and ``n`` on the test set.
+    """
+    from . import datasets
+
+    check_choice("data_name", data_name, datasets.DATASET_NAMES)
+    epochs = check_int("epochs", epochs, minimum=1)
+    defaults = RECIPE_DEFAULTS[data_name]
+    batch_size = check_int("batch_size", batch_size or defaults["batch_size"], minimum=1)
+    lr = float(lr or defaults["lr"])
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a finite number > 0, got {lr}")
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float))
+        or weight_decay < 0
+    ):
+        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    augmentation = datasets.default_augmentation(data_name) if augment else None
+    try:
+        train_set, test_set = datasets.load(data_name, train_transform=augmentation)
+    except (OSError, RuntimeError) as exc:
+        raise _DataUnavailable(str(exc)) from exc
+    train_loader = datasets.make_loader(
+        train_set, batch_size, shuffle=True, seed=seed, num_workers=num_workers
+    )
+    test_loader = datasets.make_loader(test_set, 512, num_workers=num_workers)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=epochs * len(train_loader)
+    )
+    history = fit(
+        model, train_loader, epochs=epochs, optimizer=optimizer, scheduler=scheduler, **fit_kwargs
+    )
+    return history, evaluate(model, test_loader)
+
 
 # Models the CLI can train: name -> constructor name in cnncourse.models (imported lazily).
 CLI_MODELS = ("lenet5", "lenet5_modern", "lenet5_modern_bn", "resnet20", "resnet32", "resnet56")
@@ -1168,8 +1273,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring); returns the exit status."""
-    from . import datasets
-
     parser = _parser()
     args = parser.parse_args(argv)
     if args.seed < 0:
@@ -1178,55 +1281,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --workers: must be >= 0, got {args.workers}")
     if args.weight_decay < 0:
         parser.error(f"argument --weight-decay: must be >= 0, got {args.weight_decay}")
-    if args.batch_size is None:
-        args.batch_size = 128 if args.data == "cifar10" else 64
-    if args.lr is None:
-        args.lr = 0.05 if args.model.startswith("lenet") else 0.1
     prof = profile(args.profile)
     epochs = args.epochs if args.epochs is not None else budget(args.data, prof)
+    recipe = {**RECIPE_DEFAULTS[args.data]}
+    recipe.update({k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v})
     dev = device()
     print(
         f"model={args.model} data={args.data} device={dev.type} profile={prof} "
-        f"budget={epochs} epochs batch_size={args.batch_size} lr={args.lr}",
+        f"budget={epochs} epochs batch_size={recipe['batch_size']} lr={recipe['lr']}",
         flush=True,
     )
     seed_everything(args.seed)
-    augment = None if args.no_augment else datasets.default_augmentation(args.data)
-    try:
-        train_set, test_set = datasets.load(args.data, train_transform=augment)
-    except Exception as exc:  # downloads can fail: say so in one line, not a traceback
-        print(f"error: could not load dataset {args.data!r}: {exc}", file=sys.stderr)
-        return 1
-    train_loader = datasets.make_loader(
-        train_set, args.batch_size, shuffle=True, seed=args.seed, num_workers=args.workers
-    )
-    test_loader = datasets.make_loader(test_set, 512, num_workers=args.workers)
     model = build_model(args.model, args.data)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=args.lr,
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=args.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
-    )
     out = Path(args.out)
     stem = f"{args.model}_{args.data}"
-    history = fit(
-        model,
-        train_loader,
-        epochs=epochs,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        device=dev,
-        checkpoint=out / f"{stem}_last.pt",
-        resume=args.resume,
-        progress=args.progress,
-        live_plot=False,
-    )
-    scores = evaluate(model, test_loader, device=dev)
+    try:
+        history, scores = train_classifier(
+            model,
+            args.data,
+            epochs=epochs,
+            batch_size=recipe["batch_size"],
+            lr=recipe["lr"],
+            weight_decay=args.weight_decay,
+            seed=args.seed,
+            augment=not args.no_augment,
+            num_workers=args.workers,
+            device=dev,
+            checkpoint=out / f"{stem}_last.pt",
+            resume=args.resume,
+            progress=args.progress,
+            live_plot=False,
+        )
+    except _DataUnavailable as exc:  # downloads can fail: one clear line, not a traceback
+        print(f"error: could not load dataset {args.data!r}: {exc}", file=sys.stderr)
+        return 1
     save_checkpoint(
         out / f"{stem}.pt",
         {

@@ -116,6 +116,42 @@ def test_epoch_scheduler_steps_once_per_epoch():
     assert Recording.seen == h2["val_loss"]  # ReduceLROnPlateau watches the validation loss
 
 
+def test_batch_losses_are_recorded_on_request_and_survive_resume(tmp_path):
+    model, tl, *_ = tiny_setup(augment=False)
+    h = train.fit(
+        model, tl, epochs=2, record_batch_loss=True, checkpoint=tmp_path / "c.pt", **QUIET
+    )
+    assert len(h.batch_loss) == 2 * len(tl)
+    # The epoch loss is the sample-weighted mean of its batch losses (equal batches here).
+    assert np.mean(h.batch_loss[: len(tl)]) == pytest.approx(h["train_loss"][0], rel=1e-6)
+    assert train.History.load(h.save(tmp_path / "h.json")).batch_loss == h.batch_loss
+    model2, tl2, *_ = tiny_setup(augment=False)
+    h2 = train.fit(
+        model2,
+        tl2,
+        epochs=3,
+        record_batch_loss=True,
+        checkpoint=tmp_path / "c.pt",
+        resume=True,
+        **QUIET,
+    )
+    assert len(h2.batch_loss) == 3 * len(tl) and h2.batch_loss[:8] == h.batch_loss
+    model3, tl3, *_ = tiny_setup(augment=False)
+    assert train.fit(model3, tl3, epochs=1, **QUIET).batch_loss == []
+
+
+def test_train_classifier_rejects_bad_arguments():
+    model = nn.Linear(1, 1)
+    with pytest.raises(ValueError, match="data_name must be one of"):
+        train.train_classifier(model, "svhn", epochs=1)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        train.train_classifier(model, "mnist_bundled", epochs=0)
+    with pytest.raises(ValueError, match="lr must be"):
+        train.train_classifier(model, "mnist_bundled", epochs=1, lr=float("inf"))
+    with pytest.raises(ValueError, match="weight_decay"):
+        train.train_classifier(model, "mnist_bundled", epochs=1, weight_decay=-1)
+
+
 def test_non_finite_loss_raises_a_clear_error():
     model, tl, *_ = tiny_setup(augment=False)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
