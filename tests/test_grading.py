@@ -1,0 +1,490 @@
+"""Grading is proven: nbgrader end to end, and the self-grading command.
+
+For each assignment a temporary course directory gets the repository's ``nbgrader_config.py`` and
+``solutions/<a>``; ``nbgrader generate_assignment`` creates the SQLite gradebook and the student
+version; submissions go to ``submitted/<student>/<a>/``: the solution, the untouched exercise,
+the realistic wrong submissions of ``grading_cases/<a>.py`` and, for ps01, the attacks of
+``grading_cases/tampering.py``. One ``nbgrader autograde`` run grades them all (so an attack that
+broke the run would break the other students' grades too), then ``generate_feedback`` and
+``export``. The run is shared by the tests of that assignment, also across pytest-xdist workers
+(a lock file and a JSON summary in the session's shared temporary directory).
+
+The self-grading command ``python -m cnncourse.grade`` is checked against the same cases.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import html
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grading_cases
+import nbformat
+import pytest
+from grading_cases import tampering
+
+from cnncourse import grade
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import generate_exercises  # noqa: E402
+
+ASSIGNMENTS = generate_exercises.assignments()
+TIMEOUT = 20  # seconds per cell in the test course (the repository config says 30)
+BIN = Path(sys.executable).parent
+ENV = {
+    **os.environ,
+    "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    "CNNCOURSE_PROFILE": "quick",
+}
+
+
+def wrong_cases(assignment: str) -> list[grading_cases.Case]:
+    return importlib.import_module(f"grading_cases.{assignment}").WRONG
+
+
+def attack_cases(assignment: str) -> list[tampering.Attack]:
+    return tampering.ATTACKS if assignment == tampering.A else []
+
+
+def submissions(assignment: str) -> dict[str, tuple[object, dict[str, str]]]:
+    subs = {
+        "solution": (grading_cases.correct_submission(assignment), {}),
+        "blank": (grading_cases.blank_submission(assignment), {}),
+    }
+    for case in wrong_cases(assignment):
+        subs[case.student] = (case.build(), {})
+    for attack in attack_cases(assignment):
+        subs[attack.student] = (attack.build(), attack.files)
+    if attack_cases(assignment):  # graded after every attack (nbgrader goes alphabetically)
+        subs["zz_solution_after_attacks"] = (grading_cases.correct_submission(assignment), {})
+    return subs
+
+
+def _tree_hashes(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _text(html_source: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", html_source))
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "nbgrader"), *args],
+        cwd=course,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def _errors(nb) -> list[dict]:
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        for out in cell.get("outputs", []):
+            if out.output_type == "error" or (out.output_type == "stream" and out.name == "stderr"):
+                rows.append(
+                    {
+                        "cell": i,
+                        "grade_id": meta.get("grade_id"),
+                        "kind": "test"
+                        if meta.get("grade") and not meta.get("solution")
+                        else "answer"
+                        if meta.get("solution")
+                        else "other",
+                        "ename": out.get("ename", "stderr"),
+                    }
+                )
+    return rows
+
+
+def run_course(assignment: str, workdir: Path) -> dict:
+    """Run the instructor workflow on every submission; return a JSON-able summary."""
+    course = workdir / assignment
+    shutil.rmtree(course, ignore_errors=True)
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
+    config = (ROOT / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(config + f"\nc.Execute.timeout = {TIMEOUT}\n")
+    logs = {}
+    done = _nbgrader(course, "generate_assignment", assignment)
+    logs["generate_assignment"] = done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    for student, (nb, files) in submissions(assignment).items():
+        target = course / "submitted" / student / assignment
+        target.mkdir(parents=True)
+        nbformat.write(nb, target / f"{assignment}.ipynb")
+        for rel, text in files.items():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_text(text)
+    before = _tree_hashes(course / "submitted")
+    autograde = _nbgrader(course, "autograde", assignment)
+    feedback = _nbgrader(course, "generate_feedback", assignment)
+    export = _nbgrader(course, "export")
+    after = _tree_hashes(course / "submitted")
+
+    from nbgrader.api import Gradebook
+
+    scores, totals = {}, {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        max_scores = {
+            c.name: float(c.max_score) for c in gb.find_notebook(assignment, assignment).grade_cells
+        }
+        for sub in gb.assignment_submissions(assignment):
+            nbs = sub.notebooks[0]
+            scores[sub.student_id] = {g.name: g.auto_score for g in nbs.grades}
+            totals[sub.student_id] = nbs.score
+    exported = (
+        list(csv.DictReader((course / "grades.csv").open())) if export.returncode == 0 else []
+    )
+    feedback_text, errors, sizes = {}, {}, {}
+    for student in submissions(assignment):
+        fb = course / "feedback" / student / assignment / f"{assignment}.html"
+        feedback_text[student] = _text(fb.read_text()) if fb.is_file() else None
+        graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+        if graded.is_file():
+            sizes[student] = graded.stat().st_size
+            errors[student] = _errors(nbformat.read(graded, as_version=4))
+    return {
+        "assignment": assignment,
+        "course": str(course),
+        "returncodes": {
+            "autograde": autograde.returncode,
+            "generate_feedback": feedback.returncode,
+            "export": export.returncode,
+        },
+        "log": autograde.stdout + autograde.stderr,
+        "max_scores": max_scores,
+        "scores": scores,
+        "totals": totals,
+        "exported": exported,
+        "feedback": feedback_text,
+        "errors": errors,
+        "sizes": sizes,
+        "submitted_before": before,
+        "submitted_after": after,
+    }
+
+
+@pytest.fixture(scope="session")
+def course_run(tmp_path_factory):
+    """``course_run(assignment)`` -> summary, computed once per test session (xdist included)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "grading"
+    else:
+        shared = tmp_path_factory.getbasetemp() / "grading"
+    shared.mkdir(exist_ok=True)
+    cache: dict[str, dict] = {}
+
+    def get(assignment: str) -> dict:
+        if assignment not in cache:
+            summary = shared / f"{assignment}.json"
+            with open(shared / f"{assignment}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not summary.is_file():
+                    summary.write_text(json.dumps(run_course(assignment, shared)))
+            cache[assignment] = json.loads(summary.read_text())
+        return cache[assignment]
+
+    return get
+
+
+def _expected_scores(assignment: str, failing: set[str]) -> dict[str, float]:
+    tests = grading_cases.test_cells(
+        nbformat.read(grading_cases.solution_path(assignment), as_version=4)
+    )
+    unknown = failing - set(tests)
+    assert not unknown, f"grading case names unknown test cells {unknown}"
+    return {gid: (0.0 if gid in failing else pts) for gid, pts in tests.items()}
+
+
+def _assert_scores(run: dict, student: str, failing: set[str]) -> None:
+    expected = _expected_scores(run["assignment"], failing)
+    got = {gid: s for gid, s in run["scores"][student].items() if gid in expected}
+    assert got == expected, (
+        f"{student}: per-test scores differ\nexpected {expected}\ngot      {got}"
+    )
+
+
+# -- every assignment ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_workflow_runs_cleanly(course_run, assignment):
+    run = course_run(assignment)
+    assert run["returncodes"] == {"autograde": 0, "generate_feedback": 0, "export": 0}, run["log"][
+        -3000:
+    ]
+    assert set(run["scores"]) == set(submissions(assignment))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_gets_full_autograded_points(course_run, assignment):
+    run = course_run(assignment)
+    _assert_scores(run, "solution", set())
+    manual = [gid for gid, s in run["scores"]["solution"].items() if s is None]
+    assert manual, "every assignment has a written answer graded by a person"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_exercise_gets_zero_and_fails_only_on_stubs(course_run, assignment):
+    run = course_run(assignment)
+    assert all(s == 0 for s in run["scores"]["blank"].values()), run["scores"]["blank"]
+    assert run["totals"]["blank"] == 0
+    allowed = {"answer": {"NotImplementedError"}, "test": {"NotImplementedError", "CheckFailure"}}
+    unexpected = [
+        e for e in run["errors"]["blank"] if e["ename"] not in allowed.get(e["kind"], set())
+    ]
+    assert not unexpected, (
+        f"the untouched exercise fails for other reasons than its stubs: {unexpected}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("assignment", "case"),
+    [(a, c) for a in ASSIGNMENTS for c in wrong_cases(a)],
+    ids=lambda v: getattr(v, "student", v),
+)
+def test_wrong_submission_gets_partial_score_and_named_feedback(course_run, assignment, case):
+    run = course_run(assignment)
+    assert case.failing, "a wrong submission must fail something"
+    _assert_scores(run, case.student, case.failing)
+    text = run["feedback"][case.student]
+    for gid in case.failing:
+        points = run["max_scores"][gid]
+        assert re.search(rf"Grade cell: {gid}\s+Score: 0\.0 / {points}", text), f"{gid} not named"
+    assert "❌" in text
+    for phrase in case.feedback:
+        assert phrase in text, f"feedback of {case.student} lacks {phrase!r}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_export_csv_matches_gradebook(course_run, assignment):
+    run = course_run(assignment)
+    rows = {r["student_id"]: r for r in run["exported"] if r["assignment"] == assignment}
+    assert set(rows) == set(run["totals"])
+    total = sum(run["max_scores"].values())
+    for student, row in rows.items():
+        assert float(row["raw_score"]) == pytest.approx(run["totals"][student])
+        assert float(row["max_score"]) == pytest.approx(total)
+
+
+# -- attacks on the grader (ps01) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attack", tampering.ATTACKS, ids=lambda a: a.student)
+def test_attack_earns_nothing_it_did_not_earn(course_run, attack):
+    run = course_run(tampering.A)
+    _assert_scores(run, attack.student, attack.failing)
+    assert set(run["scores"][attack.student]) == set(run["max_scores"]), "no forged grade cell"
+    text = run["feedback"][attack.student]
+    for phrase in attack.feedback:
+        assert phrase in text, f"feedback of {attack.student} lacks {phrase!r}"
+    guarded = [e for e in run["errors"][attack.student] if e["ename"] == grade.GUARD_ENAME]
+    assert len(guarded) == attack.quarantined, guarded
+
+
+def test_attacks_do_not_disturb_other_submissions(course_run):
+    run = course_run(tampering.A)
+    assert run["returncodes"]["autograde"] == 0, run["log"][-3000:]
+    _assert_scores(run, "zz_solution_after_attacks", set())
+    _assert_scores(run, "solution", set())
+    assert run["submitted_after"] == run["submitted_before"], "a submitted file was changed or lost"
+    gradebook = Path(run["course"]) / "gradebook.db"
+    assert gradebook.read_bytes()[:16] == b"SQLite format 3\x00"
+
+
+def test_huge_outputs_are_truncated(course_run):
+    run = course_run(tampering.A)
+    assert run["sizes"]["tamper_prints_megabytes"] < 1_000_000, run["sizes"]
+    assert run["scores"]["tamper_prints_megabytes"] == run["scores"]["solution"]
+
+
+# -- self-grading ---------------------------------------------------------------------------------
+
+
+def _self_grade(
+    assignment: str, nb, tmp_path: Path, files: dict[str, str] | None = None
+) -> grade.GradeReport:
+    path = tmp_path / assignment / f"{assignment}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    for rel, text in (files or {}).items():
+        (path.parent / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / rel).write_text(text)
+    before = path.read_bytes()
+    report = grade.grade_notebook(path, grading_cases.solution_path(assignment), timeout=TIMEOUT)
+    assert path.read_bytes() == before, "self-grading must not modify the notebook"
+    return report
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_self_grade_agrees_with_nbgrader(course_run, assignment, tmp_path):
+    run = course_run(assignment)
+    cases = {"solution": grading_cases.correct_submission(assignment)}
+    first_wrong = wrong_cases(assignment)[0]
+    cases[first_wrong.student] = first_wrong.build()
+    for student, nb in cases.items():
+        report = _self_grade(assignment, nb, tmp_path / student)
+        mine = {c.grade_id: c.score for c in report.cells}
+        assert mine == run["scores"][student], student
+
+
+@pytest.mark.parametrize(
+    "attack",
+    # The attacks that exercise the self-grader's own restore code; the others go through the
+    # same guard as nbgrader and are covered above (and each costs a kernel).
+    [
+        a
+        for a in tampering.ATTACKS
+        if a.student
+        in {
+            "tamper_edits_tests",
+            "tamper_edits_metadata",
+            "tamper_monkeypatch",
+            "tamper_shadow_modules",
+        }
+    ],
+    ids=lambda a: a.student,
+)
+def test_self_grade_resists_attacks(attack, tmp_path):
+    report = _self_grade(tampering.A, attack.build(), tmp_path, attack.files)
+    expected = _expected_scores(tampering.A, attack.failing)
+    assert {c.grade_id: c.score for c in report.cells if c.score is not None} == expected
+    assert len(report.quarantined) == attack.quarantined
+
+
+def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
+    exercise = grading_cases.exercise_path(tampering.A)
+    done = subprocess.run(
+        [sys.executable, "-m", "cnncourse.grade", str(exercise)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr  # a score of 0 is not a grading failure
+    assert "total: 0 / 20 autograded points (+ 2 points for written answers)" in done.stdout
+    assert re.search(r"q2\s+q2a_corr2d_example\s+0 / 2\s+NotImplementedError", done.stdout)
+    assert "written answer: graded by a person" in done.stdout
+    assert (
+        exercise.read_bytes()
+        == (ROOT / "exercises" / tampering.A / f"{tampering.A}.ipynb").read_bytes()
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "cnncourse.grade", str(tmp_path / "nope.ipynb")],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert "grading failed" in missing.stderr
+
+
+# -- the submission policy (no kernel) ----------------------------------------------------------
+
+ALLOWED_CODE = """
+import math
+import numpy as np
+import torch
+from torch import nn
+from numpy.lib.stride_tricks import sliding_window_view
+from cnncourse import data
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.count = 0
+
+    def forward(self, x):
+        self.count += 1
+        return torch.relu(self.conv(x)) + x
+
+def step(model, lr):
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= lr * p.grad
+    max = 3  # a local name may shadow a built-in
+    return f"{max:_}"
+
+y = np.zeros((3, 3))
+y[0, :] = 1
+try:
+    z = 1 / 0
+except Exception:
+    z = math.inf
+"""
+
+
+def test_policy_allows_ordinary_answers():
+    assert grade.scan_source(ALLOWED_CODE, {"range", "len", "max"}) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("import os", "imports `os`"),
+        ("from subprocess import run", "imports from `subprocess`"),
+        ("import torch.utils.cpp_extension", "imports `torch.utils.cpp_extension`"),
+        ("from cnncourse import grade", "imports `cnncourse.grade`"),
+        ("from numpy import *", "import *"),
+        ("np.allclose = lambda *a, **k: True", "assigns the attribute `allclose` of `np`"),
+        ("del check.close", "deletes the attribute `close`"),
+        ("conv.TABLE['x'] = 1", "changes an item inside another module"),
+        ("x = eval('1')", "uses `eval`"),
+        ("f = open('a', 'w')", "uses `open`"),
+        ("setattr(np, 'allclose', print)", "uses `setattr`"),
+        ("g = vars(np)", "uses `vars`"),
+        ("np.__dict__['allclose'] = 1", "interpreter attribute `__dict__`"),
+        ("x = ().__class__.__base__", "interpreter attribute `__class__`"),
+        ("b = __builtins__", "interpreter name `__builtins__`"),
+        ("check._abs(1)", "private attribute `_abs`"),
+        ("k = 'allclose' if 0 else '__eq__'", "the string '__eq__'"),
+        ("class A:\n    def __eq__(self, o):\n        return True", "defines `__eq__`"),
+        ("class A(metaclass=type):\n    pass", "metaclass"),
+        ("A = type('A', (), {})", "type(name, bases, dict)"),
+        ("np.save('x.npy', 1)", "calls `save`"),
+        ("torch.load('x.pt')", "calls `load`"),
+        ("plt.savefig('x.png')", "calls `savefig`"),
+        ("try:\n    pass\nexcept:\n    pass", "catches bare except"),
+        (
+            "try:\n    pass\nexcept (ValueError, KeyboardInterrupt):\n    pass",
+            "catches KeyboardInterrupt",
+        ),
+        ("range = lambda n: []", "rebinds the built-in name `range`"),
+        ("def len(x):\n    return 0", "rebinds the built-in name `len`"),
+        ("!ls", "uses `get_ipython`"),
+        ("%%bash\necho hi", "uses `get_ipython`"),
+        ("def f(x: 'os.system(1)'):\n    pass", "string annotation"),
+        ("def f(:\n", "cannot be parsed"),
+    ],
+)
+def test_policy_refuses_tampering(source, message):
+    found = grade.scan_source(source, {"range", "len"})
+    assert any(message in v.message for v in found), found
+
+
+def test_free_builtins_are_what_tests_load():
+    assert grade.free_builtins(["from cnncourse import check\ncheck.equal('n', len(x), 3)"]) == {
+        "len"
+    }
