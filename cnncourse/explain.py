@@ -121,9 +121,14 @@ def _targets(target: Any, n: int, num_outputs: int) -> torch.Tensor:
 
 def _scores(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``out[i, target[i]]`` for every sample i."""
+    return out.gather(1, target.to(out.device)[:, None])[:, 0]
+
+
+def _output_targets(out: torch.Tensor, target: Any, n: int) -> torch.Tensor:
+    """Check that ``out`` holds logits (N, K) and ``target`` valid classes for n images."""
     if out.ndim != 2:
         raise ValueError(f"the model must return logits (N, K), got shape {tuple(out.shape)}")
-    return out.gather(1, target.to(out.device)[:, None])[:, 0]
+    return _targets(target, n, out.shape[1])
 
 
 @contextlib.contextmanager
@@ -138,20 +143,30 @@ def _evaluating(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def _num_outputs(model: nn.Module, x: torch.Tensor) -> int:
-    with _evaluating(model), torch.no_grad():
-        out = model(x[:1])
-    if out.ndim != 2:
-        raise ValueError(f"the model must return logits (N, K), got shape {tuple(out.shape)}")
-    return out.shape[1]
+def _input_grad(
+    model: nn.Module, x: torch.Tensor, target: Any, n: int, expand=None
+) -> torch.Tensor:
+    """``d out[i, t_i] / d x[i]`` for a batch, in one forward and one backward pass.
 
-
-def _input_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``d out[i, target[i]] / d x[i]`` for a batch (one backward pass for all samples)."""
+    ``target`` (the user's value, for ``n`` images) is checked against the width of this very
+    forward pass (no extra pass); ``expand`` maps the (n,) targets to the batch's rows.
+    """
     x = x.detach().requires_grad_(True)
-    score = _scores(model(x), target)
+    out = model(x)
+    t = _output_targets(out, target, n)
+    score = _scores(out, t if expand is None else expand(t))
     (grad,) = torch.autograd.grad(score.sum(), x)
     return grad
+
+
+class _Tile:
+    """``t -> t.repeat(k)``: targets for k stacked copies of the batch."""
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        return t.repeat(self.k)
 
 
 def layer_names(model: nn.Module, leaves_only: bool = True) -> list[str]:
@@ -302,10 +317,9 @@ def saliency(
     noise = check_positive_float("noise", noise)
     seed = check_int("seed", seed, minimum=0)
     x = _as_input(model, x)
-    target = _targets(target, len(x), _num_outputs(model, x))
     with _evaluating(model):
         if samples == 0:
-            grad = _input_grad(model, x, target)
+            grad = _input_grad(model, x, target, len(x))
             return (grad.abs() if absolute else grad).detach()
         # Same layout as captum's NoiseTunnel: each image repeated `samples` times in a row.
         flat = x.reshape(len(x), -1)
@@ -316,7 +330,7 @@ def saliency(
             (len(x) * samples, *x.shape[1:]), generator=gen, device=x.device, dtype=x.dtype
         )
         noisy = x.repeat_interleave(samples, 0) + std * eps
-        grad = _input_grad(model, noisy, target.repeat_interleave(samples))
+        grad = _input_grad(model, noisy, target, len(x), lambda t: t.repeat_interleave(samples))
         grad = grad.abs() if absolute else grad
         return grad.reshape(len(x), samples, *x.shape[1:]).mean(1).detach()
 
@@ -388,7 +402,6 @@ def integrated_gradients(
     x = _as_input(model, x)
     baseline = _baseline(baseline, x)
     chunk = steps if batch_size is None else check_int("batch_size", batch_size, minimum=1)
-    target = _targets(target, len(x), _num_outputs(model, x))
     total = torch.zeros_like(x)
     diff = x - baseline
     with _evaluating(model):
@@ -397,7 +410,7 @@ def integrated_gradients(
             w = torch.as_tensor(weights[start : start + chunk], dtype=x.dtype, device=x.device)
             shape = (-1, *([1] * x.ndim))
             path = (baseline + a.reshape(shape) * diff).reshape(-1, *x.shape[1:])
-            grad = _input_grad(model, path, target.repeat(len(a)))
+            grad = _input_grad(model, path, target, len(x), _Tile(len(a)))
             total += (w.reshape(shape) * grad.reshape(len(a), *x.shape)).sum(0)
     return (diff * total).detach()
 
@@ -481,7 +494,6 @@ def occlusion(
         )
     batch_size = check_int("batch_size", batch_size, minimum=1)
     fill = _baseline(baseline, x)
-    target = _targets(target, n, _num_outputs(model, x))
     masks = []
     for top in _window_starts(h, kh, sh):
         for left in _window_starts(w, kw, sw):
@@ -492,7 +504,9 @@ def occlusion(
     counts = masks.sum(0)
     result = torch.empty_like(x)
     with _evaluating(model), torch.no_grad():
-        base = _scores(model(x), target)
+        out = model(x)
+        target = _output_targets(out, target, n)
+        base = _scores(out, target)
         for i in range(n):
             drops = []
             for start in range(0, len(masks), batch_size):
@@ -542,7 +556,6 @@ def grad_cam(
         raise TypeError(f"relu must be True or False, got {relu!r}")
     x = _as_input(model, x, ndim=4)
     _, module = _resolve_layer(model, layer)
-    target = _targets(target, len(x), _num_outputs(model, x))
     store: dict[str, torch.Tensor] = {}
 
     def hook(mod, inputs, output):
@@ -557,7 +570,8 @@ def grad_cam(
     handle = module.register_forward_hook(hook)
     try:
         with _evaluating(model):
-            score = _scores(model(x), target)
+            out = model(x)
+            score = _scores(out, _output_targets(out, target, len(x)))
             activations = store["A"]
             (grads,) = torch.autograd.grad(score.sum(), activations)
     finally:
