@@ -663,7 +663,7 @@ def total_variation(x: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
 def activation_maximization(
     model: nn.Module,
     layer: str | nn.Module,
-    unit: int,
+    unit: int | Sequence[int],
     shape: Sequence[int],
     *,
     steps: int = 200,
@@ -673,20 +673,23 @@ def activation_maximization(
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
     init_std: float = 0.01,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """An input that strongly excites one unit: gradient ascent with L2 and TV penalties.
 
     Maximises ``a(x) - l2 * ||x||^2 - tv * TV(x)`` with Adam, where ``a`` is the mean over
     positions of channel ``unit`` of ``layer``'s output (for a linear layer: output ``unit``,
-    e.g. a class logit). Without the penalties the ascent produces high-frequency patterns
-    that excite the unit but look like nothing.
+    e.g. a class logit). Without the penalties the ascent tends to produce high-frequency
+    patterns that excite the unit but look like nothing. Several units are optimised together
+    as a batch, one image each; in eval mode the images do not interact, so this equals
+    separate runs from the same starts.
 
     Parameters
     ----------
     model : nn.Module
     layer : str or nn.Module
         Layer whose output holds the unit.
-    unit : int
+    unit : int or sequence of int
         Channel (conv layers, output (N, K, h, w)) or output index (output (N, K)).
     shape : sequence of int
         Shape of one input, e.g. ``(1, 28, 28)``.
@@ -702,14 +705,20 @@ def activation_maximization(
         Seed of the small random start (private generator).
     init_std : float
         Standard deviation of the random start (> 0).
+    start : Tensor, optional
+        Starting image(s), shape ``shape`` or (len(unit), *shape); overrides the random start.
 
     Returns
     -------
-    Tensor of shape ``shape`` (detached).
+    Tensor of shape ``shape`` for one unit, (len(unit), *shape) for a sequence (detached).
     """
     _check_model(model)
     _, module = _resolve_layer(model, layer)
-    unit = check_int("unit", unit, minimum=0)
+    single = not isinstance(unit, (list, tuple, np.ndarray, torch.Tensor))
+    units = [unit] if single else list(np.asarray(unit).reshape(-1).tolist())
+    units = [check_int("unit", u, minimum=0) for u in units]
+    if not units:
+        raise ValueError("unit must name at least one unit, got an empty sequence")
     shape = tuple(check_int(f"shape[{i}]", s, minimum=1) for i, s in enumerate(shape))
     steps = check_int("steps", steps, minimum=1)
     lr = check_positive_float("lr", lr)
@@ -724,10 +733,21 @@ def activation_maximization(
     param = next((p for p in model.parameters() if p.is_floating_point()), None)
     dtype = param.dtype if param is not None else torch.float32
     device = param.device if param is not None else torch.device("cpu")
-    gen = torch.Generator().manual_seed(seed)
-    x = (torch.randn((1, *shape), generator=gen, dtype=dtype) * init_std).to(device)
-    x.requires_grad_(True)
+    n = len(units)
+    if start is None:
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn((n, *shape), generator=gen, dtype=dtype) * init_std
+    else:
+        x = torch.as_tensor(start).detach().to(dtype).clone()
+        if tuple(x.shape) == shape:
+            x = x.expand(n, *shape).clone()
+        if tuple(x.shape) != (n, *shape):
+            raise ValueError(
+                f"start must have shape {shape} or {(n, *shape)}, got {tuple(x.shape)}"
+            )
+    x = x.to(device).requires_grad_(True)
     optimizer = torch.optim.Adam([x], lr=lr)
+    rows = torch.arange(n)
     store: dict[str, torch.Tensor] = {}
 
     def hook(mod, inputs, output):
@@ -739,11 +759,11 @@ def activation_maximization(
             for _ in range(steps):
                 model(x)
                 a = store["a"]
-                if a.ndim < 2 or unit >= a.shape[1]:
+                if a.ndim < 2 or max(units) >= a.shape[1]:
                     raise ValueError(
-                        f"unit must be in 0..{a.shape[1] - 1} for this layer, got {unit}"
+                        f"unit must be in 0..{a.shape[1] - 1} for this layer, got {units}"
                     )
-                act = a[0, unit].mean()
+                act = a[rows, units].reshape(n, -1).mean(1).sum()
                 objective = act - l2 * (x**2).sum() - tv * total_variation(x)
                 # Gradient of the input only: the model's .grad stays untouched.
                 (grad,) = torch.autograd.grad(-objective, x)
@@ -755,7 +775,8 @@ def activation_maximization(
                         x.clamp_(float(bounds[0]), float(bounds[1]))
     finally:
         handle.remove()
-    return x.detach()[0]
+    x = x.detach()
+    return x[0] if single else x
 
 
 # --------------------------------------------------------------------------- sanity check

@@ -524,6 +524,24 @@ def test_activation_maximization_raises_the_unit_and_the_penalties_act():
     assert torch.equal(bounded, again)  # seeded: repeatable
 
 
+def test_activation_maximization_of_several_units_equals_separate_runs():
+    model = small_cnn(5)
+    starts = torch.randn((3, 1, 12, 12), generator=torch.Generator().manual_seed(1)).double()
+    units = [0, 4, 2]
+    kwargs = dict(steps=25, l2=1e-3, tv=1e-2, bounds=(-1.0, 2.0))
+    together = explain.activation_maximization(
+        model, "3", units, (1, 12, 12), start=starts, **kwargs
+    )
+    assert together.shape == (3, 1, 12, 12)
+    for k, u in enumerate(units):
+        alone = explain.activation_maximization(
+            model, "3", u, (1, 12, 12), start=starts[k], **kwargs
+        )
+        assert max_diff(together[k], alone) < 1e-10
+    logits = explain.activation_maximization(model, "6", [1, 2], (1, 12, 12), steps=5)
+    assert logits.shape == (2, 1, 12, 12)
+
+
 def test_randomized_copy():
     model = small_cnn(0)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -176,6 +176,16 @@ def test_browser_figure(model, digits):
     assert "image 1" in fig._suptitle.get_text()
 
 
+def test_state_figure(model, digits):
+    x, _ = digits
+    states = [fm.browse(model, x, 0, "conv1", 2), fm.browse(model, x, 5, "relu2", 7)]
+    fig = fm.state_figure(states)
+    assert len(fig.axes) == 2 * 3 + 2  # three panels per row and a colour bar per grid
+    assert fig.axes[1].get_title() == "conv1, channel 2"
+    with pytest.raises(TypeError, match="states"):
+        fm.state_figure([])
+
+
 # ----------------------------------------------------------------------------- Grad-CAM core
 
 

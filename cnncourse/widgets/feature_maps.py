@@ -40,6 +40,7 @@ __all__ = [
     "map_png",
     "FeatureMapBrowser",
     "browser_figure",
+    "state_figure",
 ]
 
 SIGNED_CMAP = "RdBu_r"  # signed maps (before a ReLU): blue < 0 < red
@@ -371,5 +372,50 @@ def browser_figure(
             else:
                 ax.axis("off")
     fig.suptitle(f"Feature maps of image {index}, layer by layer (first {ncols - 1} channels)")
+    fig.tight_layout()
+    return fig
+
+
+def state_figure(states, title: str = "Feature-map browser") -> plt.Figure:
+    """Browser states drawn as the widget shows them: one row per state with the input, the
+    selected channel and all channels of the layer (shared colour scale, white gutters).
+
+    Parameters
+    ----------
+    states : sequence of FeatureMapState
+        E.g. ``[browse(model, x, 0, 'conv1', 2), browse(model, x, 5, 'relu2', 7)]``.
+    title : str
+        Figure title.
+    """
+    states = list(states)
+    if not states or not all(isinstance(s, FeatureMapState) for s in states):
+        raise TypeError("states must be a non-empty sequence of FeatureMapState")
+    fig, axes = plt.subplots(
+        len(states), 3, figsize=(7.5, 2.5 * len(states)), squeeze=False, width_ratios=[1, 1, 1.6]
+    )
+    for row, s in zip(axes, states, strict=True):
+        viz.show_array(row[0], s.image, f"image {s.index}")
+        viz.show_array(
+            row[1],
+            s.activation,
+            f"{s.layer}, channel {s.channel}",
+            cmap=s.cmap,
+            vmin=s.vmin,
+            vmax=s.vmax,
+        )
+        grid = tile(s.maps)
+        im = row[2].imshow(
+            np.ma.masked_invalid(grid),
+            cmap=s.cmap,
+            vmin=s.vmin,
+            vmax=s.vmax,
+            interpolation="nearest",
+        )
+        row[2].set_facecolor("white")
+        row[2].set_title(f"all {s.channels} channels of {s.layer}")
+        row[2].set_xticks([])
+        row[2].set_yticks([])
+        fig.colorbar(im, ax=row[2], fraction=0.046, pad=0.04)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
