@@ -19,7 +19,7 @@ export CNNCOURSE_PROFILE ?= quick
 lab: setup-lab
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters
 
-test: setup-test lint unit notebooks
+test: setup-test lint unit notebooks book browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ lint: setup-test
 	$(BIN)/ruff check .
 
 unit: setup-test
-	$(PYTEST) -n 2 tests
+	$(PYTEST) -n 2 tests --ignore=tests/browser
 
 notebooks: setup-test
 	$(PYTEST) -n 2 --dist loadfile $(NBVAL) chapters
@@ -53,6 +53,10 @@ book: setup-test
 	$(BIN)/python scripts/vendor_web_assets.py
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --config jupyter-book.yml --toc _toc.yml -W --keep-going
+
+# Real-browser tests (Debian chromium + playwright): JupyterLab widgets and the built website.
+browser: setup-test
+	$(PYTEST) tests/browser
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache .hypothesis

@@ -4,7 +4,7 @@
 
 The built site then loads math and saved widgets from its own `_static/vendor/`, so it works
 offline and without third-party CDNs. The files are fetched from the npm registry at build
-time into `_web/vendor/` (ignored by git; served as `_static/vendor/`) and reused while the versions below are unchanged.
+time into `_web/` (ignored by git; served as `_static/vendor/`) and reused while the versions below are unchanged.
 """
 
 import json
@@ -16,23 +16,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Not under _static/: Jupyter Book adds every .js file found there to every page.
-VENDOR = ROOT / "_web" / "vendor"
+# _web/static/vendor/ is served as _static/vendor/; _web/extra/ is copied to the site root.
+WEB = ROOT / "_web"
+# Bump LAYOUT when the folder layout below changes, so existing _web/ folders are redone.
+LAYOUT = 2
 PACKAGES = {
     "mathjax": "3.2.2",
     "requirejs": "2.3.8",
     "@jupyter-widgets/html-manager": "1.0.15",
 }
-STAMP = VENDOR / "versions.json"
+STAMP = WEB / "versions.json"
 MATHJAX_ENTRY = "tex-chtml.js"
 
 
 def main() -> int:
-    if STAMP.exists() and json.loads(STAMP.read_text()) == PACKAGES:
-        print(f"web assets already vendored in {VENDOR.relative_to(ROOT)}")
+    wanted = {"layout": LAYOUT, **PACKAGES}
+    if STAMP.exists() and json.loads(STAMP.read_text()) == wanted:
+        print(f"web assets already vendored in {WEB.relative_to(ROOT)}")
         return 0
     npm = shutil.which("npm")
     if npm is None:
-        print("npm is needed to vendor MathJax and the widget manager (install Node.js)", file=sys.stderr)
+        print(
+            "npm is needed to vendor MathJax and the widget manager (install Node.js)",
+            file=sys.stderr,
+        )
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         specs = [f"{name}@{version}" for name, version in PACKAGES.items()]
@@ -41,26 +48,39 @@ def main() -> int:
             check=True,
         )
         modules = Path(tmp) / "node_modules"
-        staging = VENDOR.with_name("vendor.tmp")
+        staging = WEB.with_name("_web.tmp")
         shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        (staging / "static" / "vendor").mkdir(parents=True)
         # MathJax: the one combined component the site loads (TeX in, CommonHTML out) plus the
         # folders it loads lazily (fonts, TeX extensions, menu, accessibility); not the other
         # ~20 MB of alternative combined components.
         es5 = modules / "mathjax" / "es5"
         shutil.copytree(
             es5,
-            staging / "mathjax",
-            ignore=lambda d, names: [n for n in names if Path(d) == es5 and n.endswith(".js") and n != MATHJAX_ENTRY],
+            staging / "static" / "vendor" / "mathjax",
+            ignore=lambda d, names: [
+                n for n in names if Path(d) == es5 and n.endswith(".js") and n != MATHJAX_ENTRY
+            ],
         )
-        shutil.copy(modules / "requirejs" / "require.js", staging / "require.js")
+        shutil.copy(
+            modules / "requirejs" / "require.js", staging / "static" / "vendor" / "require.js"
+        )
         manager = modules / "@jupyter-widgets" / "html-manager" / "dist"
-        for name in ("embed-amd.js", "libembed-amd.js"):
-            shutil.copy(manager / name, staging / name)
-        (staging / "versions.json").write_text(json.dumps(PACKAGES))
-        shutil.rmtree(VENDOR, ignore_errors=True)
-        staging.rename(VENDOR)  # swap in whole: never a half-vendored folder
-    print(f"vendored {', '.join(specs)} into {VENDOR.relative_to(ROOT)}")
+        shutil.copy(manager / "embed-amd.js", staging / "static" / "vendor" / "embed-amd.js")
+        # The manager's icon fonts (Play and icon buttons) load from URLs relative to the page:
+        # @jupyter-widgets/html-manager/dist/ (its own CSS) and @jupyter-widgets/ (the controls'
+        # CSS). Widget pages live in chapters/, and jupyter-book.yml copies _web/extra/ to the
+        # site root (html_extra_path), so the fonts go to both places under extra/chapters/.
+        for sub in ("@jupyter-widgets/html-manager/dist", "@jupyter-widgets"):
+            fonts = staging / "extra" / "chapters" / sub
+            fonts.mkdir(parents=True, exist_ok=True)
+            for path in manager.iterdir():
+                if path.suffix in (".woff", ".woff2", ".ttf", ".eot", ".svg"):
+                    shutil.copy(path, fonts / path.name)
+        (staging / "versions.json").write_text(json.dumps(wanted))
+        shutil.rmtree(WEB, ignore_errors=True)
+        staging.rename(WEB)  # swap in whole: never a half-vendored folder
+    print(f"vendored {', '.join(specs)} into {WEB.relative_to(ROOT)}")
     return 0
 
 
