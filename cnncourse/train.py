@@ -822,6 +822,76 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _epoch_bar(bar, total: int, epoch: int, epochs: int):
+    """One tqdm bar, restarted every epoch (a notebook keeps one widget, not one per epoch)."""
+    from tqdm.auto import tqdm
+
+    if bar is None:
+        bar = tqdm(total=total, unit="batch", dynamic_ncols=True)
+    else:
+        bar.reset(total=total)
+    bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
+    return bar
+
+
+def _train_one_epoch(
+    model,
+    loader,
+    optimizer,
+    batch_scheduler,
+    loss_fn,
+    dev,
+    settings,
+    scaler,
+    grad_clip,
+    bar,
+    batch_losses,
+) -> dict:
+    """One pass over ``loader``; returns train_loss, train_accuracy, lr and samples."""
+    model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
+    seen, classification, lr = 0, True, _current_lr(optimizer)
+    for batch in loader:
+        x, y = _to_device(batch, dev, settings["channels_last"])
+        with torch.autocast(dev.type, dtype=settings["dtype"], enabled=settings["amp"]):
+            out = model(x)
+            loss = loss_fn(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+        lr = _current_lr(optimizer)  # the rate this step used (before the scheduler moves it)
+        if batch_scheduler is not None:
+            batch_scheduler.step()
+        # Accumulate on the device: no .item() per batch, so a GPU never waits for the CPU.
+        n = len(y)
+        loss_sum += loss.detach().double() * n
+        classification = classification and _is_classification(out, y)
+        if classification:
+            correct += (out.detach().argmax(1) == y).sum()
+        seen += n
+        if batch_losses is not None:
+            batch_losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update()
+    return {
+        "train_loss": float(loss_sum) / seen,
+        "train_accuracy": float(correct) / seen if classification else None,
+        "lr": lr,
+        "samples": seen,
+    }
+
+
 def fit(
     model: nn.Module,
     train_loader,
@@ -958,110 +1028,89 @@ def fit(
 
     show_live = _in_notebook() if live_plot is None else bool(live_plot)
     plot = LivePlot(title, epochs) if show_live else None
-    if plot is not None and len(history):
-        plot.update(history)
 
-    from tqdm.auto import tqdm
+    if plot is not None:
+        plot.update(history)  # show the (empty or resumed) axes first, above the progress bar
 
+    bar = None
     epoch = start
-    while epoch <= epochs and not state.stop:
-        state.epoch = epoch
-        model.train()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
-        correct = torch.zeros((), dtype=torch.int64, device=dev)
-        seen, classification = 0, True
-        t0 = time.perf_counter()
-        bar = tqdm(
-            train_loader,
-            desc=f"epoch {epoch}/{epochs}",
-            leave=False,
-            disable=not progress,
-            unit="batch",
-            dynamic_ncols=True,
-        )
-        for batch in bar:
-            x, y = _to_device(batch, dev, settings["channels_last"])
-            with torch.autocast(dev.type, dtype=settings["dtype"], enabled=settings["amp"]):
-                out = model(x)
-                loss = loss_fn(out, y)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                if grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                if grad_clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                optimizer.step()
-            lr = _current_lr(optimizer)  # the rate this step used (before the scheduler moves it)
-            if scheduler is not None and interval == "batch":
-                scheduler.step()
-            # Accumulate on the device: no .item() per batch, so CUDA never waits for the CPU.
-            n = len(y)
-            loss_sum += loss.detach().double() * n
-            classification = classification and _is_classification(out, y)
-            if classification:
-                correct += (out.detach().argmax(1) == y).sum()
-            seen += n
-            if record_batch_loss:
-                history.batch_loss.append(float(loss.detach()))
-        bar.close()
-        train_time = time.perf_counter() - t0
-        train_loss = float(loss_sum) / seen
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(
-                f"the training loss became {train_loss} in epoch {epoch}; lower the learning "
-                f"rate (now {_current_lr(optimizer):.3g}) or clip gradients (grad_clip=1.0)"
+    try:
+        while epoch <= epochs and not state.stop:
+            state.epoch = epoch
+            if progress:
+                bar = _epoch_bar(bar, len(train_loader), epoch, epochs)
+            t0 = time.perf_counter()
+            stats = _train_one_epoch(
+                model,
+                train_loader,
+                optimizer,
+                scheduler if interval == "batch" else None,
+                loss_fn,
+                dev,
+                settings,
+                scaler,
+                grad_clip,
+                bar,
+                history.batch_loss if record_batch_loss else None,
             )
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_accuracy": float(correct) / seen if classification else None,
-            "val_loss": None,
-            "val_accuracy": None,
-            "lr": lr,
-        }
-        if val_loader is not None:
-            scores = evaluate(model, val_loader, loss_fn, dev, settings["amp"])
-            row["val_loss"], row["val_accuracy"] = scores["loss"], scores["accuracy"]
-        if scheduler is not None and interval == "epoch":
-            if plateau:
-                scheduler.step(row["val_loss"] if row["val_loss"] is not None else train_loss)
-            else:
-                scheduler.step()
-        row["time"] = time.perf_counter() - t0
-        row["throughput"] = seen / train_time
-        history.append(row)
-        for cb in callbacks:
-            cb.on_epoch_end(state)
-        if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "format": 1,
-                    "epoch": epoch,
-                    "stopped": state.stop,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "scaler": scaler.state_dict() if scaler is not None else None,
-                    "callbacks": [
-                        cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks
-                    ],
-                    "history": history.rows,
-                    "batch_loss": history.batch_loss,
-                    "rng": _rng_state(train_loader),
-                },
-            )
-        if verbose:
-            print(format_epoch(row, epochs), flush=True)
-        if plot is not None:
-            plot.update(history)
-        epoch += 1
+            train_time = time.perf_counter() - t0
+            if not math.isfinite(stats["train_loss"]):
+                raise FloatingPointError(
+                    f"the training loss became {stats['train_loss']} in epoch {epoch}; lower the "
+                    f"learning rate (now {_current_lr(optimizer):.3g}) or clip gradients "
+                    "(grad_clip=1.0)"
+                )
+            row = {
+                "epoch": epoch,
+                "train_loss": stats["train_loss"],
+                "train_accuracy": stats["train_accuracy"],
+                "val_loss": None,
+                "val_accuracy": None,
+                "lr": stats["lr"],
+            }
+            if val_loader is not None:
+                scores = evaluate(model, val_loader, loss_fn, dev, settings["amp"])
+                row["val_loss"], row["val_accuracy"] = scores["loss"], scores["accuracy"]
+            if scheduler is not None and interval == "epoch":
+                if plateau:
+                    metric = row["val_loss"] if row["val_loss"] is not None else row["train_loss"]
+                    scheduler.step(metric)
+                else:
+                    scheduler.step()
+            row["time"] = time.perf_counter() - t0
+            row["throughput"] = stats["samples"] / train_time
+            history.append(row)
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+            if checkpoint is not None:
+                save_checkpoint(
+                    checkpoint,
+                    {
+                        "format": 1,
+                        "epoch": epoch,
+                        "stopped": state.stop,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "scaler": scaler.state_dict() if scaler is not None else None,
+                        "callbacks": [
+                            cb.state_dict() if hasattr(cb, "state_dict") else None
+                            for cb in callbacks
+                        ],
+                        "history": history.rows,
+                        "batch_loss": history.batch_loss,
+                        "rng": _rng_state(train_loader),
+                    },
+                )
+            if verbose:
+                # tqdm.write keeps a terminal progress bar below the log lines.
+                (bar.write if bar is not None else print)(format_epoch(row, epochs))
+            if plot is not None:
+                plot.update(history)
+            epoch += 1
+    finally:
+        if bar is not None:
+            bar.close()
     for cb in callbacks:
         if hasattr(cb, "on_train_end"):
             cb.on_train_end(state)

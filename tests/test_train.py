@@ -180,6 +180,29 @@ def test_grad_clip_bounds_the_update():
     assert float(moved.detach()) <= 0.01 + 1e-6
 
 
+def test_progress_bar_restarts_each_epoch_and_log_lines_go_to_stdout(capsys):
+    made = []
+    import tqdm.auto
+
+    real = tqdm.auto.tqdm
+
+    def counting(*args, **kwargs):
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(tqdm.auto, "tqdm", counting)
+    try:
+        model, tl, *_ = tiny_setup(augment=False)
+        train.fit(model, tl, epochs=3, progress=True, verbose=True, live_plot=False, device="cpu")
+    finally:
+        monkey.undo()
+    out, err = capsys.readouterr()
+    assert len(made) == 1  # one bar, reset for every epoch
+    assert "epoch 3/3" in err and f"{len(tl)}/{len(tl)}" in err
+    assert [line.split()[1] for line in out.splitlines()] == ["1/3", "2/3", "3/3"]
+
+
 def test_non_classification_outputs_have_no_accuracy():
     train.seed_everything(0)
     x = torch.randn(32, 3)
@@ -493,7 +516,8 @@ def test_live_plot_updates_one_display_in_place(monkeypatch):
     monkeypatch.setattr(IPython.display, "display", fake_display)
     model, tl, vl, *_ = tiny_setup(augment=False)
     train.fit(model, tl, vl, epochs=3, progress=False, verbose=False, live_plot=True, device="cpu")
-    assert [c[0] for c in calls] == ["display", "update", "update"]
+    # Shown once before the first epoch (empty axes), then replaced after each of the 3 epochs.
+    assert [c[0] for c in calls] == ["display", "update", "update", "update"]
     assert calls[0][1] is True
     assert calls[-1][1].data[:8] == b"\x89PNG\r\n\x1a\n"
     assert not train._in_notebook()  # so live_plot=None is off under pytest
