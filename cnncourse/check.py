@@ -35,6 +35,7 @@ __all__ = [
     "close",
     "equal",
     "shape",
+    "number",
     "numbers_list",
     "one_of",
     "raises",
@@ -229,6 +230,19 @@ def shape(name: str, got: Any, expected_shape: Sequence[int], *, hint: str | Non
     if have != want:
         _fail(name, [f"expected shape {want}, got shape {have}"], hint)
     _ok(name, f"shape {have}")
+
+
+def number(name: str, got: Any, *, hint: str | None = None) -> None:
+    """Format check for a hand-computed answer: one finite real number (not a bool)."""
+    __tracebackhide__ = True  # IPython: show the failing test line, not these internals
+    if got is None:
+        _fail(name, ["your answer is None", "write your answer in the cell above"], hint)
+    t = type(got)
+    if t is bool or t is np.bool_ or not issubclass(t, (int, float, np.integer, np.floating)):
+        _fail(name, [f"expected a number, got {_describe(got)}"], hint)
+    if not math.isfinite(float(_array(got, dtype=_float64))):
+        _fail(name, [f"expected a finite number, got {_describe(got)}"], hint)
+    _ok(name, "a number (the value is checked when the notebook is graded)")
 
 
 def numbers_list(name: str, got: Any, length: int, *, hint: str | None = None) -> None:
