@@ -934,9 +934,15 @@ class TinyDetector(nn.Module):
             for i in range(0, len(images), batch_size):
                 outputs = self(images[i : i + batch_size].to(device)).float().cpu()
                 results += postprocess(
-                    outputs, anchors.cpu(), size, self.num_classes, self.weights,
-                    score_threshold, iou_threshold, max_detections,
-                )  # fmt: skip
+                    outputs,
+                    anchors.cpu(),
+                    size,
+                    self.num_classes,
+                    self.weights,
+                    score_threshold,
+                    iou_threshold,
+                    max_detections,
+                )
         finally:
             self.train(was_training)
         return results
@@ -1124,3 +1130,47 @@ def postprocess(
         det.pop("index")
         results.append(det)
     return results
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def draw_boxes(
+    ax,
+    boxes,
+    labels=None,
+    scores=None,
+    color="tab:red",
+    linewidth: float = 1.5,
+    linestyle: str = "-",
+    fontsize: float = 7,
+) -> None:
+    """Draw xyxy boxes on a matplotlib Axes that shows an image with ``imshow``.
+
+    ``imshow`` puts pixel centres at integer coordinates, so a box's pixel edge ``x1`` is drawn
+    at ``x1 - 0.5``. ``labels`` and ``scores`` (optional, one per box) are written above each box;
+    ``color`` is one colour or one per box.
+    """
+    from matplotlib.patches import Rectangle
+
+    b = np.asarray(box_convert(boxes, "xyxy", "xyxy"), dtype=np.float64).reshape(-1, 4)
+    colors = [color] * len(b) if isinstance(color, str) else list(color)
+    for k, (x1, y1, x2, y2) in enumerate(b):
+        ax.add_patch(
+            Rectangle(
+                (x1 - 0.5, y1 - 0.5),
+                x2 - x1,
+                y2 - y1,
+                fill=False,
+                ec=colors[k],
+                lw=linewidth,
+                ls=linestyle,
+            )
+        )
+        text = []
+        if labels is not None:
+            text.append(str(int(labels[k])))
+        if scores is not None:
+            text.append(f"{float(scores[k]):.2f}")
+        if text:
+            ax.text(x1 - 0.5, y1 - 1.5, " ".join(text), color=colors[k], fontsize=fontsize)

@@ -123,46 +123,61 @@ def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class TinyUNet(nn.Module):
-    """A two-level U-Net (Ronneberger et al., 2015): encoder, decoder, skip connections.
+    """A small U-Net (Ronneberger et al., 2015): encoder, decoder, skip connections.
 
-    The encoder halves the resolution twice (max pooling) while doubling the channels; the
-    decoder doubles it back with 2x2 transposed convolutions (stride 2) and concatenates the
+    The encoder halves the resolution ``depth`` times (max pooling) while doubling the channels;
+    the decoder doubles it back with 2x2 transposed convolutions (stride 2) and concatenates the
     encoder's feature map of the same size (the skip connection) before each double convolution,
-    so fine detail lost by pooling comes back. A 1x1 convolution gives per-pixel class logits.
+    so the fine detail lost by pooling comes back. A 1x1 convolution gives per-pixel logits.
 
     Parameters
     ----------
     in_channels : int
     num_classes : int
     width : int
-        Channels of the first level (then 2x and 4x).
+        Channels of the first level (then 2x, 4x, ...).
+    depth : int
+        Number of poolings (>= 1).
 
-    Shapes: (N, in_channels, H, W) -> (N, num_classes, H, W), H and W divisible by 4.
+    Shapes: (N, in_channels, H, W) -> logits (N, num_classes, H, W); H and W divisible by
+    ``2**depth``.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 11, width: int = 16):
+    def __init__(self, in_channels: int = 1, num_classes: int = 11, width: int = 8, depth: int = 2):
         super().__init__()
         in_channels = check_int("in_channels", in_channels, minimum=1)
         self.num_classes = check_int("num_classes", num_classes, minimum=2)
         w = check_int("width", width, minimum=1)
-        self.enc1 = _double_conv(in_channels, w)  # H
-        self.enc2 = _double_conv(w, 2 * w)  # H/2
-        self.bottom = _double_conv(2 * w, 4 * w)  # H/4
+        self.depth = check_int("depth", depth, minimum=1)
+        channels = [w * 2**i for i in range(self.depth + 1)]  # e.g. 8, 16, 32, 64
+        self.encoders = nn.ModuleList(
+            [_double_conv(in_channels, channels[0])]
+            + [_double_conv(channels[i], channels[i + 1]) for i in range(self.depth)]
+        )
         self.pool = nn.MaxPool2d(2)
-        self.up2 = nn.ConvTranspose2d(4 * w, 2 * w, kernel_size=2, stride=2)  # H/4 -> H/2
-        self.dec2 = _double_conv(4 * w, 2 * w)  # input: up2 output + enc2 skip
-        self.up1 = nn.ConvTranspose2d(2 * w, w, kernel_size=2, stride=2)  # H/2 -> H
-        self.dec1 = _double_conv(2 * w, w)
-        self.head = nn.Conv2d(w, self.num_classes, kernel_size=1)
+        self.ups = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(channels[i + 1], channels[i], 2, stride=2)
+                for i in range(self.depth)
+            ]
+        )
+        # each decoder sees the upsampled map and the skip connection: 2x its output channels
+        self.decoders = nn.ModuleList(
+            [_double_conv(2 * channels[i], channels[i]) for i in range(self.depth)]
+        )
+        self.head = nn.Conv2d(channels[0], self.num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[-1] % 4 or x.shape[-2] % 4:
+        m = 2**self.depth
+        if x.ndim != 4 or x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(
-                f"x must be (N, C, H, W) with H and W divisible by 4, got {tuple(x.shape)}"
+                f"x must be (N, C, H, W) with H and W divisible by {m}, got {tuple(x.shape)}"
             )
-        e1 = self.enc1(x)
-        e2 = self.enc2(self.pool(e1))
-        b = self.bottom(self.pool(e2))
-        d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        return self.head(d1)
+        skips = []
+        for i, encode in enumerate(self.encoders):
+            x = encode(x if i == 0 else self.pool(x))
+            skips.append(x)
+        x = skips.pop()  # the bottom of the U
+        for i in reversed(range(self.depth)):
+            x = self.decoders[i](torch.cat([self.ups[i](x), skips.pop()], dim=1))
+        return self.head(x)

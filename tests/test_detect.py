@@ -365,15 +365,25 @@ def coco_map(dets, gts, iou_thresholds):
         for b, c in zip(g["boxes"], g["labels"], strict=True):
             w, h = float(b[2] - b[0]), float(b[3] - b[1])
             anns.append(
-                {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(c) + 1,
-                 "bbox": [float(b[0]), float(b[1]), w, h], "area": w * h, "iscrowd": 0}
-            )  # fmt: skip
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": int(c) + 1,
+                    "bbox": [float(b[0]), float(b[1]), w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
     results = [
-        {"image_id": i + 1, "category_id": int(c) + 1, "score": float(s),
-         "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
+        {
+            "image_id": i + 1,
+            "category_id": int(c) + 1,
+            "score": float(s),
+            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+        }
         for i, d in enumerate(dets)
         for b, s, c in zip(d["boxes"], d["scores"], d["labels"], strict=True)
-    ]  # fmt: skip
+    ]
     gt = COCO()
     gt.dataset = {
         "images": [{"id": i + 1} for i in range(len(gts))],
@@ -451,8 +461,13 @@ def test_map_perfect_and_all_false():
 
 def test_map_hand_case():
     gts = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 0]}]
-    dets = [{"boxes": [[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 31]],
-             "scores": [0.9, 0.8, 0.7], "labels": [0, 0, 0]}]  # fmt: skip
+    dets = [
+        {
+            "boxes": [[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 31]],
+            "scores": [0.9, 0.8, 0.7],
+            "labels": [0, 0, 0],
+        }
+    ]
     precision, recall, scores = detect.precision_recall_curve(dets, gts, 0)
     np.testing.assert_allclose(precision, [1, 1 / 2, 2 / 3])
     np.testing.assert_allclose(recall, [0.5, 0.5, 1.0])
@@ -510,8 +525,11 @@ def test_all_point_ap_is_area_under_the_precision_envelope(seed, n, npos):
 
 def test_match_detections_and_map_reject_bad_input():
     gt = {"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "labels": [0, 1]}
-    det = {"boxes": [[0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10]], "scores": [0.5, 0.9, 0.7],
-           "labels": [0, 0, 0]}  # fmt: skip
+    det = {
+        "boxes": [[0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10]],
+        "scores": [0.5, 0.9, 0.7],
+        "labels": [0, 0, 0],
+    }
     np.testing.assert_array_equal(detect.match_detections(det, gt), [-1, -1, 0])
     with pytest.raises(ValueError, match=r"detections\[0\] must be a dict with keys"):
         detect.mean_average_precision([{"boxes": []}], [gt])
@@ -612,3 +630,23 @@ def test_detection_loss_targets_and_learning():
         ValueError, match=r"targets must be a list of dicts or a tensor \(N, G, 5\)"
     ):
         loss_fn(out, padded[..., :4])
+
+
+def test_draw_boxes_puts_rectangles_on_pixel_edges():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((8, 8)))
+    detect.draw_boxes(
+        ax, [[1, 2, 4, 7], [0, 0, 1, 1]], labels=[3, 5], scores=[0.9, 0.25], color=["r", "b"]
+    )
+    rects = ax.patches
+    assert len(rects) == 2
+    assert (
+        rects[0].get_xy() == (0.5, 1.5) and rects[0].get_width() == 3 and rects[0].get_height() == 5
+    )
+    assert [t.get_text() for t in ax.texts] == ["3 0.90", "5 0.25"]
+    plt.close(fig)

@@ -81,13 +81,17 @@ def test_metrics_reject_bad_input():
 
 def test_unet_shapes_skips_and_learning():
     torch.manual_seed(0)
-    net = segment.TinyUNet(in_channels=1, num_classes=3, width=4)
+    net = segment.TinyUNet(in_channels=1, num_classes=3, width=4, depth=2)
     x = torch.rand(2, 1, 16, 24)
     assert net(x).shape == (2, 3, 16, 24)
+    assert segment.TinyUNet(width=2, depth=3)(torch.rand(1, 1, 8, 16)).shape == (1, 11, 8, 16)
     with pytest.raises(ValueError, match="H and W divisible by 4"):
         net(torch.rand(1, 1, 10, 12))
-    # the decoder sees the encoder: its first double conv takes 2x its output channels
-    assert net.dec1[0].in_channels == 2 * net.dec1[0].out_channels
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        segment.TinyUNet(depth=0)
+    # every decoder sees the encoder: its first conv takes 2x its output channels (the skip)
+    for decoder in net.decoders:
+        assert decoder[0].in_channels == 2 * decoder[0].out_channels
     # overfit one tiny image with two shapes: the loss must fall a lot
     target = torch.zeros(1, 16, 16, dtype=torch.long)
     target[0, 2:8, 2:8] = 1

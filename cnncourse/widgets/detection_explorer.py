@@ -210,11 +210,21 @@ class DetectionExplorer(widgets.VBox):
         self.canvas = widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="canvas")
         self.canvas.add_class("cnncourse-detection-canvas")
         self.score_threshold = widgets.FloatSlider(
-            value=score_threshold, min=0.0, max=1.0, step=0.01, description="score >"
+            value=score_threshold,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="score >",
+            continuous_update=False,  # rescoring the whole set takes a moment: on release only
         )
         self.score_threshold.add_class("cnncourse-detection-score")
         self.iou_threshold = widgets.FloatSlider(
-            value=iou_threshold, min=0.0, max=1.0, step=0.01, description="NMS IoU >"
+            value=iou_threshold,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="NMS IoU >",
+            continuous_update=False,
         )
         self.iou_threshold.add_class("cnncourse-detection-iou")
         self.view = widgets.Image(format="png", layout=widgets.Layout(width="320px"))
