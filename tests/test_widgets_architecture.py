@@ -63,6 +63,16 @@ def test_known_receptive_fields():
     assert "inception3a.branch3.1.0" in names and not any("branch2" in n for n in names)
 
 
+@pytest.mark.parametrize(
+    "name, depth",
+    [("lenet5", 5), ("alexnet", 8), ("vgg16", 16), ("vgg19", 19), ("googlenet", 22),
+     ("resnet18", 18), ("resnet50", 50), ("resnet152", 152), ("se_resnet50", 50),
+     ("mobilenet_v1", 28), ("resnet56", 56)],
+)  # fmt: skip
+def test_depth_is_the_number_in_the_name(name, depth):
+    assert ae.explore(name).depth == depth
+
+
 def test_longest_path_skips_side_branches():
     names = [s.name for s in ae.explore("se_resnet50").receptive_field]
     assert names and not any("shortcut" in n or "attention" in n for n in names)

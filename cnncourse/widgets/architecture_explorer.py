@@ -42,6 +42,7 @@ __all__ = [
     "Stage",
     "explore",
     "longest_path_layers",
+    "longest_path_depth",
     "architecture_figure",
     "ArchitectureExplorer",
 ]
@@ -111,6 +112,8 @@ class ArchitectureResult:
         Parameter count.
     mult_adds : int
         Multiply-adds of the convolutions and linear layers for one image.
+    depth : int
+        Weight layers along the longest path (:func:`longest_path_depth`).
     receptive_field : list of RFStep
         Growth of the receptive field along the longest path.
     stages : list of Stage
@@ -122,6 +125,7 @@ class ArchitectureResult:
     table: shapes.ShapeTable
     parameters: int
     mult_adds: int
+    depth: int
     receptive_field: list[RFStep]
     stages: list[Stage]
 
@@ -159,6 +163,32 @@ def longest_path_layers(model: nn.Module, table: shapes.ShapeTable) -> list[tupl
         if isinstance(module, _RF_LAYERS):
             path.append((row.name, module))
     return path
+
+
+def longest_path_depth(model: nn.Module, table: shapes.ShapeTable) -> int:
+    """Weight layers (convolutions and linear layers) along the longest path: the "depth".
+
+    This is the number in a model's name: 16 for VGG-16, 50 for ResNet-50 (projection shortcuts
+    and SE blocks are side branches), 22 for GoogLeNet (one convolution per Inception branch it
+    passes through, the deepest one), 28 for MobileNet v1 (depthwise and pointwise counted apart).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The traced model.
+    table : shapes.ShapeTable
+        Its :func:`cnncourse.shapes.trace`.
+
+    Returns
+    -------
+    int
+    """
+    modules = dict(model.named_modules())
+    return sum(
+        isinstance(modules.get(row.name), (nn.Conv2d, nn.Linear))
+        for row in table
+        if not _on_side_branch(row.name)
+    )
 
 
 def _stages(model: nn.Module, input_shape: tuple[int, ...]) -> list[Stage]:
@@ -250,7 +280,8 @@ def _explore(model: str, size: int) -> ArchitectureResult:
     ]
     mult_adds = sum(r.mult_adds or 0 for r in table if r.type in ("Conv2d", "Linear"))
     return ArchitectureResult(
-        model, input_shape, table, table.total_parameters, mult_adds, steps,
+        model, input_shape, table, table.total_parameters, mult_adds,
+        longest_path_depth(net, table), steps,
         _stages(net, input_shape),
     )  # fmt: skip
 
@@ -408,7 +439,8 @@ class ArchitectureExplorer(widgets.VBox):
         rf = result.receptive_field[-1].size if result.receptive_field else 1
         c, h = result.input_shape[1], result.input_shape[2]
         self.summary.value = (
-            f"<b>{html.escape(result.model)}</b>, input {c}&times;{h}&times;{h}: "
+            f"<b>{html.escape(result.model)}</b> (depth {result.depth}), "
+            f"input {c}&times;{h}&times;{h}: "
             f"{result.parameters:,} parameters, {result.mult_adds:,} multiply-adds, "
             f"receptive field {rf} px, {len(result.table)} layers traced"
         )
