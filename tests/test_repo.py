@@ -3,11 +3,11 @@
 import ast
 import importlib
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,9 @@ NOTEBOOKS_USING_LIBRARY = CHAPTERS + SOLUTIONS
 def test_every_cnncourse_name_used_in_a_notebook_exists(path):
     nb = nbformat.read(path, as_version=4)
     source = "\n".join(
-        "\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        "\n".join(
+            line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
         for c in _code(nb)
     )
     missing = []
