@@ -676,3 +676,17 @@ def test_cli_main_returns_exit_status_in_process(capsys):
         train.main(["lenet5_modern", "--data", "mnist_bundled", "--epochs", "-3"])
     assert info.value.code == 2
     assert "--epochs: must be an integer >= 1, got -3" in capsys.readouterr().err
+
+
+def test_cli_reports_an_unavailable_dataset_in_one_line(monkeypatch, capsys, tmp_path):
+    def offline(name, root=None):
+        raise data.DownloadError(f"could not download {name!r} (offline)")
+
+    monkeypatch.setattr(data, "load_dataset", offline)  # no network in tests
+    status = train.main(
+        ["lenet5_modern", "--data", "mnist", "--epochs", "1", "--out", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "error: could not load dataset 'mnist'" in err and "offline" in err
+    assert "Traceback" not in err
