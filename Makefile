@@ -10,7 +10,9 @@ BIN    := $(VENV)/bin
 # CPU wheel and never resolve a different build through another package.
 TORCH  := torch==2.13.0
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
-PYTEST := $(BIN)/pytest -p no:cacheprovider
+# Tests run two workers on two cores: one BLAS/OpenMP thread each, or small convolutions spend
+# their time with threads waiting on each other (measured: 10-20x slower).
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/pytest -p no:cacheprovider
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 export CNNCOURSE_PROFILE ?= quick
 
