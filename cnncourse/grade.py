@@ -475,10 +475,6 @@ def _nbgrader(cell) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _is_test(meta: Mapping) -> bool:
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def _is_trusted_kind(meta: Mapping) -> bool:
     """Cells whose source the instructor wrote: tests and locked (read-only) cells."""
     return not meta.get("solution") and (bool(meta.get("grade")) or bool(meta.get("locked")))

@@ -108,6 +108,17 @@ def test_objects_that_claim_equality_are_not_believed():
 
 
 def test_format_checks():
+    check.number("n", 0.83)
+    check.number("n", np.int64(3))
+    for bad, message in [
+        (None, "is None"),
+        (True, "expected a number, got True"),
+        ("1", "expected a number, got '1'"),
+        (float("nan"), "finite"),
+        ([1.0], "expected a number, got a list"),
+    ]:
+        with pytest.raises(check.CheckFailure, match=message):
+            check.number("n", bad)
     check.numbers_list("y", [1, 2.5, -3], 3)
     check.one_of("row", "B", ["A", "B"])
     with pytest.raises(check.CheckFailure, match="expected a list of 6 numbers"):

@@ -338,8 +338,9 @@ def _self_grade(
 def test_self_grade_agrees_with_nbgrader(course_run, assignment, tmp_path):
     run = course_run(assignment)
     cases = {"solution": grading_cases.correct_submission(assignment)}
-    first_wrong = wrong_cases(assignment)[0]
-    cases[first_wrong.student] = first_wrong.build()
+    if assignment == tampering.A:  # one wrong submission too (each case costs a kernel)
+        first_wrong = wrong_cases(assignment)[0]
+        cases[first_wrong.student] = first_wrong.build()
     for student, nb in cases.items():
         report = _self_grade(assignment, nb, tmp_path / student)
         mine = {c.grade_id: c.score for c in report.cells}

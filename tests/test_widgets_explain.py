@@ -202,7 +202,19 @@ def test_explore_is_explain_grad_cam(model, digits):
     assert s.target == 7 and s.layer == "conv2"
     predicted = ge.explore(model, x, 2)
     assert predicted.target == predicted.predicted == int(np.argmax(p))
-    assert predicted.layer == ge.default_layer(model) == "conv2"
+    assert predicted.layer == ge.default_layer(model) == "relu2"
+
+
+def test_default_layer():
+    conv_last = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten())
+    assert ge.default_layer(conv_last) == "0"
+    nested = torch.nn.Sequential(
+        torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU()), torch.nn.Conv2d(2, 2, 1)
+    )
+    assert ge.default_layer(nested) == "1"
+    assert ge.default_layer(models.resnet20()) == "layer3.2.conv2"  # followed by a batch norm
+    with pytest.raises(ValueError, match="Conv2d"):
+        ge.default_layer(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)))
 
 
 def test_class_probabilities_restore_the_mode(model, digits):

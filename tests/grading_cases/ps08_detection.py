@@ -57,7 +57,7 @@ WRONG = [
                 "return float(np.sum(steps * precision))",
             ),
         ),
-        failing={"q4a_average_precision", "q4b_lecture_ap"},
+        failing={"q4a_average_precision"},
         feedback=("average_precision([T, F, T, T, F], 4)",),
         description="area under the raw (zig-zag) precision instead of the interpolated one",
     ),
