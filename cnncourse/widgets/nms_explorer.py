@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
@@ -85,6 +86,11 @@ class NMSResult:
     keep: np.ndarray
 
 
+@lru_cache(maxsize=1)
+def _scene_canvases() -> canvases.Canvases:
+    return canvases.make_canvases(20, "test", seed=8)
+
+
 def example_scene(index: int = 0, per_object: int = 6, seed: int = 0):
     """A test canvas and a cluster of noisy, scored candidate boxes around each digit.
 
@@ -105,7 +111,7 @@ def example_scene(index: int = 0, per_object: int = 6, seed: int = 0):
         raise ValueError(f"index must be in 0..19, got {index}")
     per_object = check_int("per_object", per_object, minimum=1)
     rng = np.random.default_rng(check_int("seed", seed, minimum=0) * 1000 + index)
-    c = canvases.make_canvases(20, "test", seed=8)
+    c = _scene_canvases()
     gt = c.boxes[index].astype(np.float64)
     boxes = np.repeat(gt, per_object, axis=0)
     size = np.repeat(gt[:, 2:] - gt[:, :2], per_object, axis=0)
@@ -115,7 +121,7 @@ def example_scene(index: int = 0, per_object: int = 6, seed: int = 0):
     )
     closeness = detect.box_iou(boxes, gt).max(axis=1)
     scores = np.clip(0.25 + 0.7 * closeness + rng.normal(0, 0.08, len(boxes)), 0.01, 0.99)
-    return c.images[index], boxes, np.round(scores, 2)
+    return c.images[index].copy(), boxes, np.round(scores, 2)
 
 
 def nms_steps(boxes, scores, score_threshold: float = 0.0, iou_threshold: float = 0.5) -> NMSResult:
