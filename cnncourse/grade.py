@@ -795,8 +795,11 @@ def _cell_score(cell) -> tuple[float, str]:
     for out in cell.get("outputs", []):
         if out.output_type == "error":
             evalue = str(out.get("evalue", "")).strip().splitlines()
+            ename = out.get("ename", "Error")
             first = evalue[0] if evalue else ""
-            return 0.0, f"{out.get('ename', 'Error')}: {first}"[:160]
+            if ename == "NotImplementedError" and not first:
+                first = "not answered yet"
+            return 0.0, f"{ename}: {first}"[:160]
         if out.output_type == "stream" and out.get("name") == "stderr":
             return 0.0, "wrote to stderr: " + "".join(out.text).strip().splitlines()[0][:140]
     return points, ""
