@@ -323,7 +323,8 @@ def saliency(
             return (grad.abs() if absolute else grad).detach()
         # Same layout as captum's NoiseTunnel: each image repeated `samples` times in a row.
         flat = x.reshape(len(x), -1)
-        std = noise * (flat.max(1).values - flat.min(1).values)
+        # sigma in float64, rounded once to the input's dtype (as captum does with its stdevs).
+        std = (noise * (flat.max(1).values - flat.min(1).values).double()).to(x.dtype)
         std = std.reshape(-1, *([1] * (x.ndim - 1))).repeat_interleave(samples, 0)
         gen = torch.Generator(device=x.device).manual_seed(seed)
         eps = torch.randn(
