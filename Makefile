@@ -31,6 +31,9 @@ $(VENV)/.lab-installed: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e ".[lab]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnncourse)"
+	@# Kernel log lines (e.g. ipykernel 7's TCP warning) would otherwise land in cell outputs
+	@# and make stored outputs and graded test cells flaky.
+	$(BIN)/python -c "import json, pathlib, sys; p = pathlib.Path(sys.prefix, 'share/jupyter/kernels/python3/kernel.json'); k = json.loads(p.read_text()); q = '--IPKernelApp.log_level=ERROR'; k['argv'] = [a for a in k['argv'] if a != q] + [q]; p.write_text(json.dumps(k, indent=1))"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.lab-installed
@@ -48,7 +51,11 @@ unit: setup-test
 	$(PYTEST) -n 2 tests --ignore=tests/browser
 
 notebooks: setup-test
-	$(PYTEST) -n 2 --dist loadfile $(NBVAL) chapters
+	$(PYTEST) -n 2 --dist loadfile $(NBVAL) chapters solutions
+
+# Regenerate the student notebooks in exercises/ from solutions/ (executes the solutions first).
+exercises: setup-test
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/generate_exercises.py --execute
 
 # The website: Jupyter Book 1.x from the committed, executed notebooks; warnings are errors.
 book: setup-test

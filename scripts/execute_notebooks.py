@@ -24,6 +24,8 @@ def execute(path: Path, timeout: int = 900) -> float:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=True,
+        # Keep kernel log lines (ipykernel 7's TCP warning) out of the cell outputs.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     client.execute()
     nbformat.write(nb, path)
