@@ -3,7 +3,7 @@
 Pure core (tested without a browser):
 
 - :func:`class_probabilities` -- softmax of the model's logits (eval mode).
-- :func:`default_layer` -- the last ``Conv2d`` of the model (the usual Grad-CAM layer).
+- :func:`default_layer` -- the last ``Conv2d`` (after its ReLU): the usual Grad-CAM layer.
 - :func:`explore` -- one state: :func:`cnncourse.explain.grad_cam` for the target (default: the
   predicted class), its overlay (:func:`cnncourse.explain.grad_cam_overlay`) and the class
   probabilities.
@@ -59,11 +59,20 @@ def class_probabilities(model: nn.Module, x) -> np.ndarray:
 
 
 def default_layer(model: nn.Module) -> str:
-    """Name of the model's last ``nn.Conv2d`` (in definition order)."""
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    if not names:
+    """The usual Grad-CAM layer: the output of the model's last ``nn.Conv2d`` after its ReLU.
+
+    Selvaraju et al. use the rectified maps of the last convolutional layer; when the leaf
+    module right after the last ``Conv2d`` (in definition order) is an ``nn.ReLU`` that ReLU is
+    returned, otherwise the ``Conv2d`` itself.
+    """
+    leaves = [(n, m) for n, m in model.named_modules() if n and next(m.children(), None) is None]
+    convs = [i for i, (_, m) in enumerate(leaves) if isinstance(m, nn.Conv2d)]
+    if not convs:
         raise ValueError("model has no nn.Conv2d layer; pass layer= explicitly")
-    return names[-1]
+    last = convs[-1]
+    if last + 1 < len(leaves) and isinstance(leaves[last + 1][1], nn.ReLU):
+        return leaves[last + 1][0]
+    return leaves[last][0]
 
 
 @dataclass(frozen=True)
@@ -179,7 +188,7 @@ class GradCamExplorer(widgets.VBox):
         True labels, shown in the summary.
     class_names : sequence of str, optional
     layer : str, optional
-        Grad-CAM layer (default: the last ``Conv2d``).
+        Grad-CAM layer (default :func:`default_layer`).
     """
 
     def __init__(
