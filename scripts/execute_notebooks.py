@@ -17,6 +17,9 @@ from nbclient import NotebookClient
 def execute(path: Path, timeout: int = 900) -> float:
     nb = nbformat.read(path, as_version=4)
     os.environ["CNNCOURSE_PROFILE"] = "quick"
+    # The same thread count as `make test` (one per worker): float results of training depend
+    # on it, and nbval compares the stored outputs with a run under that setting.
+    os.environ["OMP_NUM_THREADS"] = "1"
     start = time.perf_counter()
     client = NotebookClient(
         nb,
