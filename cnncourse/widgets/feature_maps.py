@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import explain, viz
 from .._validate import check_array, check_choice, check_int
-from .kernel_explorer import to_png, to_rgb
+from .kernel_explorer import _image_widget, _labelled, to_png, to_rgb
 
 __all__ = [
     "FeatureMapState",
@@ -224,12 +224,6 @@ def map_png(values, vmin: float, vmax: float, cmap: str, target: int = 168) -> b
 # ------------------------------------------------------------------------------------ view
 
 
-def _image_widget(css_class: str, width: str) -> widgets.Image:
-    w = widgets.Image(format="png", layout=widgets.Layout(width=width, height="auto"))
-    w.add_class(css_class)
-    return w
-
-
 class FeatureMapBrowser(widgets.VBox):
     """Browse the feature maps of a CNN: image, layer, channel.
 
@@ -277,14 +271,11 @@ class FeatureMapBrowser(widgets.VBox):
         self.message = widgets.HTML()
         self.message.add_class("cnncourse-fmap-message")
 
-        def labelled(title, child):
-            return widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), child])
-
         panels = widgets.HBox(
             [
-                labelled("input", self.input_view),
-                labelled("selected channel", self.map_view),
-                labelled("all channels of the layer", self.grid_view),
+                _labelled("input", self.input_view),
+                _labelled("selected channel", self.map_view),
+                _labelled("all channels of the layer", self.grid_view),
             ],
             layout=widgets.Layout(align_items="flex-start"),
         )

@@ -27,7 +27,7 @@ from torch import nn
 from .. import explain, viz
 from .._validate import check_int
 from .feature_maps import _upscale, display_images, rgb_png
-from .kernel_explorer import to_png
+from .kernel_explorer import _image_widget, _labelled, to_png
 
 __all__ = [
     "GradCamState",
@@ -225,23 +225,18 @@ class GradCamExplorer(widgets.VBox):
             value=0.5, min=0.0, max=1.0, step=0.05, description="opacity"
         )
         self.alpha.add_class("cnncourse-gradcam-alpha")
-        self.input_view = widgets.Image(format="png", layout=widgets.Layout(width="196px"))
-        self.input_view.add_class("cnncourse-gradcam-input")
-        self.overlay_view = widgets.Image(format="png", layout=widgets.Layout(width="196px"))
-        self.overlay_view.add_class("cnncourse-gradcam-overlay")
+        self.input_view = _image_widget("cnncourse-gradcam-input", "196px")
+        self.overlay_view = _image_widget("cnncourse-gradcam-overlay", "196px")
         self.probabilities = widgets.HTML()
         self.probabilities.add_class("cnncourse-gradcam-probabilities")
         self.message = widgets.HTML()
         self.message.add_class("cnncourse-gradcam-message")
 
-        def labelled(title, child):
-            return widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), child])
-
         panels = widgets.HBox(
             [
-                labelled("input", self.input_view),
-                labelled(f"Grad-CAM at {self.layer_name}", self.overlay_view),
-                labelled("class probabilities", self.probabilities),
+                _labelled("input", self.input_view),
+                _labelled(f"Grad-CAM at {self.layer_name}", self.overlay_view),
+                _labelled("class probabilities", self.probabilities),
             ],
             layout=widgets.Layout(align_items="flex-start"),
         )
