@@ -147,6 +147,17 @@ class FeatureMapState:
         )
 
 
+def _batch_and_index(images, index) -> tuple[torch.Tensor, int]:
+    """Validate an (N, C, H, W) batch and an image index into it (shared by the explorers)."""
+    x = torch.as_tensor(images)
+    if x.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(x.shape)}")
+    index = check_int("index", index, minimum=0)
+    if index >= len(x):
+        raise ValueError(f"index must be in 0..{len(x) - 1}, got {index}")
+    return x, index
+
+
 def browse(
     model: nn.Module, images, index: int = 0, layer: str | None = None, channel: int = 0
 ) -> FeatureMapState:
@@ -168,12 +179,7 @@ def browse(
     -------
     FeatureMapState
     """
-    x = torch.as_tensor(images)
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(x.shape)}")
-    index = check_int("index", index, minimum=0)
-    if index >= len(x):
-        raise ValueError(f"index must be in 0..{len(x) - 1}, got {index}")
+    x, index = _batch_and_index(images, index)
     if layer is None:
         layer = map_layers(model, x)[0]
     a = explain.feature_maps(model, x[index : index + 1], layer)[layer]

@@ -26,7 +26,7 @@ from torch import nn
 
 from .. import explain, viz
 from .._validate import check_int
-from .feature_maps import _upscale, display_images, rgb_png
+from .feature_maps import _batch_and_index, _upscale, display_images, rgb_png
 from .kernel_explorer import _image_widget, _labelled, to_png
 
 __all__ = [
@@ -121,12 +121,7 @@ def explore(
     -------
     GradCamState
     """
-    x = torch.as_tensor(images)
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(x.shape)}")
-    index = check_int("index", index, minimum=0)
-    if index >= len(x):
-        raise ValueError(f"index must be in 0..{len(x) - 1}, got {index}")
+    x, index = _batch_and_index(images, index)
     layer = default_layer(model) if layer is None else layer
     one = x[index : index + 1]
     probs = class_probabilities(model, one)[0]
