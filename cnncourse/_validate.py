@@ -37,11 +37,62 @@ def check_pair(name: str, value: Any, *, minimum: int | None = None) -> tuple[in
 
 def check_positive_float(name: str, value: Any) -> float:
     """Return ``value`` as a float that is finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is ``True`` or ``False`` (numpy's ``bool_`` too); reject 0/1 and strings."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value
+
+
+def check_nonnegative_float(name: str, value: Any) -> float:
+    """Return ``value`` as a float that is finite and >= 0."""
+    value = _real(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def check_unit_interval(name: str, value: Any) -> float:
+    """Return ``value`` as a float in the closed interval [0, 1] (a probability, a threshold)."""
+    value = _real(name, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def check_positive_floats(name: str, values: Any) -> tuple[float, ...]:
+    """Return a non-empty sequence of finite numbers > 0 as a tuple of floats."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of numbers > 0, got {values!r}")
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one number > 0, got {values!r}")
+    return tuple(check_positive_float(f"{name}[{i}]", v) for i, v in enumerate(values))
+
+
+def check_module(name: str, value: Any) -> Any:
+    """Return ``value`` if it is a ``torch.nn.Module`` (torch is imported only when called)."""
+    from torch import nn  # lazy: the math modules that use this file must not import torch
+
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
     return value
 
 
