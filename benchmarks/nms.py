@@ -11,21 +11,11 @@
    post-processing (decode, score threshold, per-class NMS) with few and with many candidates.
 """
 
-import time
-
 import numpy as np
 import torch
+from _timing import best_of, best_of_pair, environment, load_average
 
 from cnncourse import detect
-
-
-def best_of(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def nms_reference(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -60,15 +50,18 @@ def clustered_boxes(n: int, seed: int = 0):
 
 def main():
     torch.set_grad_enabled(False)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(environment())
     print("\nNMS (IoU threshold 0.5), clustered boxes: ours vs vectorised reference")
     for n in (100, 1000, 3000):
         boxes, scores = clustered_boxes(n)
         ours = detect.nms(boxes, scores, 0.5)
         ref = nms_reference(boxes, scores, 0.5)
         assert torch.equal(ours, ref), "nms and the reference disagree"
-        t_ours = best_of(lambda b=boxes, s=scores: detect.nms(b, s, 0.5))
-        t_ref = best_of(lambda b=boxes, s=scores: nms_reference(b, s, 0.5))
+        t_ours, t_ref = best_of_pair(
+            lambda b=boxes, s=scores: detect.nms(b, s, 0.5),
+            lambda b=boxes, s=scores: nms_reference(b, s, 0.5),
+            repeat=10,
+        )
         print(
             f"  N={n:<5} kept {len(ours):<4} ours {t_ours * 1e3:8.2f} ms   "
             f"reference {t_ref * 1e3:8.2f} ms   {t_ours / t_ref:6.2g}x reference"
@@ -80,7 +73,7 @@ def main():
     anchors = model.anchors((64, 64))
     for batch in (1, 64):
         x = torch.rand(batch, 1, 64, 64)
-        t = best_of(lambda x=x: model(x))
+        t = best_of(lambda x=x: model(x), repeat=5)
         print(f"  forward, batch {batch:<3}              {t / batch * 1e3:8.3f} ms per image")
     out = model(torch.rand(64, 1, 64, 64))
     for threshold, what in ((0.05, "few candidates"), (0.0, "all 3840 candidates")):
@@ -89,6 +82,7 @@ def main():
             repeat=3,
         )
         print(f"  postprocess, {what:<20} {t / 64 * 1e3:8.3f} ms per image")
+    print(f"\nload average after the runs: {load_average()}")
 
 
 if __name__ == "__main__":
