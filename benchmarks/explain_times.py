@@ -1,17 +1,21 @@
 """Time each explanation of chapter 7 for one digit on the CPU, ours vs captum in one process.
 
-    .venv/bin/python benchmarks/explain_times.py
+    .venv/bin/python benchmarks/explain_times.py [--repeat 5]
 
 For LeNet-5 (modern) and ResNet-20 on one 28x28 bundled digit: best-of-N wall time of a forward
 pass, saliency, SmoothGrad (25 samples), integrated gradients (50 steps), occlusion (4x4 window,
-stride 2) and Grad-CAM, each next to captum's equivalent and their ratio (ours / captum). The
-weights are random: the cost of an explanation does not depend on them.
+stride 2) and Grad-CAM, each next to captum's equivalent (torch underneath) timed in alternation,
+and their ratio (ours / captum); see ``_timing.py``. The weights are random: the cost of an
+explanation does not depend on them.
 """
 
-import time
+from __future__ import annotations
+
+import argparse
 import warnings
 
 import torch
+from _timing import best_of, best_of_pair, environment, load_average
 from captum.attr import (
     IntegratedGradients,
     LayerAttribution,
@@ -24,16 +28,6 @@ from captum.attr import (
 from cnncourse import data, explain, models
 
 warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
-
-
-def best_of(fn, repeat=5):
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def module(model, name):
@@ -86,7 +80,12 @@ def cases(model, x, layer):
 
 
 def main():
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, CPU")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (best of)")
+    repeat = parser.parse_args().repeat
+    if repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {repeat}")
+    print(environment())
     digits, _ = data.mnist_bundled()
     x = ((torch.tensor(digits[:1], dtype=torch.float32) / 255 - 0.1307) / 0.3081)[:, None]
     torch.manual_seed(0)
@@ -95,17 +94,19 @@ def main():
         ("ResNet-20", models.resnet20(num_classes=10, in_channels=1).eval(), "layer3"),
     ]:
         with torch.no_grad():
-            t_forward = best_of(lambda m=model: m(x))
+            t_forward = best_of(lambda m=model: m(x), repeat, warmup=1)
         print(f"\n{name}: one forward pass {t_forward * 1e3:.2f} ms")
         print(
             f"  {'explanation':<28} {'ours':>10} {'captum':>10} {'ours/captum':>12} {'forwards':>9}"
         )
         for label, ours, ref in cases(model, x, layer):
-            t_ours, t_ref = best_of(ours), best_of(ref)
+            t_ours, t_ref = best_of_pair(ours, ref, repeat, warmup=1)
             print(
                 f"  {label:<28} {t_ours * 1e3:8.2f}ms {t_ref * 1e3:8.2f}ms "
                 f"{t_ours / t_ref:11.2f}x {t_ours / t_forward:8.0f}x"
             )
+
+    print(f"\nload average after the runs: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -10,23 +10,13 @@ same process (the reference, so the ratios hold across machines of different spe
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from _timing import best_of, environment, load_average
 
 from cnncourse import models, shapes
 
 REFERENCE = "resnet18"
-
-
-def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up: allocator, oneDNN kernels
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def measure(name: str, repeat: int) -> tuple[int, int, float]:
@@ -53,7 +43,8 @@ def main() -> None:
         parser.error(f"unknown models {unknown}; choose from {list(models.MODELS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, eval, no grad")
+    print(environment())
+    print("batch 1, eval, no grad")
 
     names = [REFERENCE] + [n for n in args.names if n != REFERENCE]
     rows = {n: measure(n, args.repeat) for n in names}
@@ -68,6 +59,7 @@ def main() -> None:
             f"{name:<14} {f'{c}x{h}x{w}':>11} {params:>13,} {macs:>16,} {seconds * 1e3:>9.2f} "
             f"{macs / seconds / 1e9:>7.1f} {seconds / ref:>6.2f}x"
         )
+    print(f"\nload average after the runs: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/nms.py
 
-1. ``detect.nms`` (readable: one ``box_iou`` row per kept box) vs a vectorised reference that
-   computes the whole IoU matrix once and then only flips a suppression mask (the algorithm of
-   torchvision's CPU kernel, in torch), on clustered random boxes. Both must return the same
-   indices; the ratio is ours / reference.
+1. ``detect.nms`` (readable: the kept boxes of ``detect.nms_steps``, one IoU row per kept box,
+   each step also recording what it suppressed for the chapter's explorer) vs a vectorised
+   reference that computes the whole IoU matrix once and then only flips a suppression mask (the
+   algorithm of torchvision's CPU kernel, in torch), on clustered random boxes. Both must return
+   the same indices; the ratio is ours / reference.
 2. ``TinyDetector`` inference per 64x64 image: the forward pass (batch 1 and 64) and the
    post-processing (decode, score threshold, per-class NMS) with few and with many candidates.
 """

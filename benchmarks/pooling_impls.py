@@ -1,39 +1,23 @@
 """Time the chapter-4 pooling functions against torch.nn.functional in the same process.
 
-    .venv/bin/python benchmarks/pooling_impls.py
+    .venv/bin/python benchmarks/pooling_impls.py [--repeat 30]
 
-Prints each implementation's best-of-N time and its ratio to torch on the CPU (float32).
-The naive loop version of max pooling is timed once, on a small crop, and scaled by the number
-of output pixels.
+Prints each implementation's best-of-N time, torch's, and their ratio on the CPU (float32), the
+two timed in alternation (see ``_timing.py``). Goal (issue 18): adaptive average pooling within
+5x of torch. The naive loop version of max pooling is timed once, on a small crop, and scaled by
+the number of output pixels.
 """
 
-import time
+from __future__ import annotations
+
+import argparse
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _timing import best_of, compare, environment, load_average
 
 from cnncourse import data, pooling
-
-
-def best_of(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def compare(title, cases):
-    """``cases``: (name, ours, reference) triples of zero-argument callables."""
-    print(f"\n{title}")
-    for name, ours, ref in cases:
-        t_ours, t_ref = best_of(ours), best_of(ref)
-        print(
-            f"  {name:<34} ours {t_ours * 1e3:8.2f} ms   torch {t_ref * 1e3:8.2f} ms"
-            f"   {t_ours / t_ref:8.2g}x torch"
-        )
 
 
 def torch_grad(fn, xt, g):
@@ -48,8 +32,13 @@ def torch_grad(fn, xt, g):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per case (best of)")
+    repeat = parser.parse_args().repeat
+    if repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {repeat}")
     torch.set_grad_enabled(False)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, numpy {np.__version__}")
+    print(environment())
 
     image = data.sample_image("camera").astype(np.float32)[None, None]  # (1, 1, 512, 512)
     it = torch.from_numpy(image)
@@ -69,10 +58,11 @@ def main():
                 lambda: F.avg_pool2d(it, 8),
             ),
         ],
+        repeat,
     )
     crop = image[:, :, :64, :64]
-    t_naive = best_of(lambda: pooling.max_pool2d_naive(crop, 2), repeat=1) * (256 * 256) / (32 * 32)
-    t_torch = best_of(lambda: F.max_pool2d(it, 2))
+    t_naive = best_of(lambda: pooling.max_pool2d_naive(crop, 2), 1, 0) * (256 * 256) / (32 * 32)
+    t_torch = best_of(lambda: F.max_pool2d(it, 2), repeat)
     print(
         f"  {'max_pool2d_naive 2x2 (scaled)':<34} ours {t_naive * 1e3:8.0f} ms   "
         f"torch {t_torch * 1e3:8.2f} ms   {t_naive / t_torch:7.0f}x torch"
@@ -115,6 +105,21 @@ def main():
                 lambda: F.adaptive_avg_pool2d(xt, 1),
             ),
         ],
+        repeat,
+    )
+    x8 = rng.normal(size=(8, 16, 64, 64)).astype(np.float32)
+    x8t = torch.from_numpy(x8)
+    compare(
+        "batch 8x16x64x64 (adaptive average pooling, goal <= 5x)",
+        [
+            (
+                f"adaptive_avg_pool2d {size}",
+                lambda s=size: pooling.adaptive_avg_pool2d(x8, s),
+                lambda s=size: F.adaptive_avg_pool2d(x8t, s),
+            )
+            for size in [(7, 7), (1, 1), (5, 9), (128, 128)]
+        ],
+        repeat,
     )
     g = rng.normal(size=(16, 32, 28, 28)).astype(np.float32)
     g7 = rng.normal(size=(16, 32, 7, 7)).astype(np.float32)
@@ -143,7 +148,9 @@ def main():
                 torch_grad(lambda v: F.adaptive_max_pool2d(v, 7), xt, g7t),
             ),
         ],
+        repeat,
     )
+    print(f"\nload average after the runs: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ times torch's conv2d on the same photo, so the numbers can be compared across ma
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _timing import best_of, environment
 
-from cnncourse import filters
+from cnncourse import data, filters
 from cnncourse.widgets import (
     filter_lab,
     kernel_explorer,
@@ -29,13 +28,7 @@ GOAL_MS = 50.0
 
 
 def best_ms(fn, repeat: int = 7) -> float:
-    fn()  # warm-up: caches, lazy imports
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
+    return best_of(fn, repeat, warmup=1) * 1e3
 
 
 def cycle(widget_value_setter, values):
@@ -51,7 +44,7 @@ def cycle(widget_value_setter, values):
 
 def main() -> None:
     torch.set_grad_enabled(False)
-    img = kernel_explorer.load_image("camera")
+    img = data.sample_image("camera")
     assert img.shape == (512, 512)
     ref = best_ms(
         lambda: F.conv2d(
@@ -85,7 +78,7 @@ def main() -> None:
         ("shape tracer: VGG-16 at 224", lambda: shape_tracer.trace_stack("VGG-16", 224)),
         ("shape tracer: view, input size", cycle(lambda v: setattr(st.input_size, "value", v), [64, 96, 128])),
     ]  # fmt: skip
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(environment())
     print(f"reference: torch conv2d 3x3 on the 512x512 photo: {ref:.2f} ms\n")
     print(f"{'widget operation':<44} {'ms':>8} {'x ref':>8}  goal {GOAL_MS:.0f} ms")
     for name, fn in rows:

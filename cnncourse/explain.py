@@ -1,5 +1,8 @@
 """Looking inside a trained CNN (chapter 7): feature maps, attributions, Grad-CAM, and more.
 
+One file of about 750 lines on purpose: one idea (attribution methods on a classifier, one
+paper per function) in the order of chapter 7, sharing one set of input and hook helpers.
+
 Every function takes a ``torch.nn.Module`` classifier that maps a batch ``(N, C, H, W)`` to
 logits ``(N, K)``, runs it in eval mode (the previous mode is restored afterwards) and never
 touches the parameters' ``.grad`` (input gradients come from ``torch.autograd.grad``). Hooks are
@@ -15,8 +18,8 @@ What to look at
 - :func:`occlusion` -- how much the score drops when a window is blanked out (Zeiler & Fergus
   2014).
 - :func:`grad_cam` -- ``ReLU(sum_k w_k A^k)`` with ``w_k`` the spatial mean of
-  ``d score_c / d A^k`` (Selvaraju et al. 2017), upsampled to the input;
-  :func:`grad_cam_overlay` draws it on the image.
+  ``d score_c / d A^k`` (Selvaraju et al. 2017), upsampled to the input
+  (:func:`cnncourse.viz.grad_cam_overlay` draws it on the image).
 - :func:`activation_maximization` -- an input optimised to excite one unit, with L2 and
   total-variation (:func:`total_variation`) regularisers.
 - :func:`randomized_copy` -- the model with re-initialised layers, for the sanity check of
@@ -39,7 +42,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_array, check_choice, check_int, check_pair, check_positive_float
+from ._validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_module,
+    check_nonnegative_float,
+    check_pair,
+    check_positive_float,
+    check_real,
+)
 
 __all__ = [
     "IG_METHODS",
@@ -50,7 +63,6 @@ __all__ = [
     "ig_weights",
     "occlusion",
     "grad_cam",
-    "grad_cam_overlay",
     "total_variation",
     "activation_maximization",
     "randomized_copy",
@@ -67,12 +79,6 @@ IG_METHODS = (
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return model
 
 
 def _as_input(model: nn.Module, x: Any, ndim: int | None = None, name: str = "x") -> torch.Tensor:
@@ -159,16 +165,6 @@ def _input_grad(
     return grad
 
 
-class _Tile:
-    """``t -> t.repeat(k)``: targets for k stacked copies of the batch."""
-
-    def __init__(self, k: int):
-        self.k = k
-
-    def __call__(self, t: torch.Tensor) -> torch.Tensor:
-        return t.repeat(self.k)
-
-
 def layer_names(model: nn.Module, leaves_only: bool = True) -> list[str]:
     """Names of the model's sub-modules, in definition order (``''``, the model, excluded).
 
@@ -182,7 +178,7 @@ def layer_names(model: nn.Module, leaves_only: bool = True) -> list[str]:
     -------
     list of str, usable as ``layers`` in :func:`feature_maps` and ``layer`` in :func:`grad_cam`.
     """
-    _check_model(model)
+    check_module("model", model)
     return [
         name
         for name, m in model.named_modules()
@@ -232,7 +228,7 @@ def feature_maps(
     dict name -> Tensor (detached; e.g. (N, C_l, H_l, W_l) for a convolution), in the order of
     ``layers`` (default: the order in which the layers ran).
     """
-    _check_model(model)
+    check_module("model", model)
     if layers is None:
         names = layer_names(model)
     elif isinstance(layers, str):
@@ -310,9 +306,8 @@ def saliency(
     -------
     Tensor of the shape of ``x``. Take ``.amax(1)`` over colour channels to draw one map.
     """
-    _check_model(model)
-    if not isinstance(absolute, bool):
-        raise TypeError(f"absolute must be True or False, got {absolute!r}")
+    check_module("model", model)
+    check_bool("absolute", absolute)
     samples = check_int("smoothgrad_samples", smoothgrad_samples, minimum=0)
     noise = check_positive_float("noise", noise)
     seed = check_int("seed", seed, minimum=0)
@@ -398,7 +393,7 @@ def integrated_gradients(
     -------
     Tensor of the shape of ``x``.
     """
-    _check_model(model)
+    check_module("model", model)
     alphas, weights = ig_weights(steps, method)
     x = _as_input(model, x)
     baseline = _baseline(baseline, x)
@@ -411,7 +406,8 @@ def integrated_gradients(
             w = torch.as_tensor(weights[start : start + chunk], dtype=x.dtype, device=x.device)
             shape = (-1, *([1] * x.ndim))
             path = (baseline + a.reshape(shape) * diff).reshape(-1, *x.shape[1:])
-            grad = _input_grad(model, path, target, len(x), _Tile(len(a)))
+            copies = len(a)  # targets for `copies` stacked copies of the batch
+            grad = _input_grad(model, path, target, len(x), lambda t, k=copies: t.repeat(k))
             total += (w.reshape(shape) * grad.reshape(len(a), *x.shape)).sum(0)
     return (diff * total).detach()
 
@@ -420,9 +416,7 @@ def _baseline(baseline: Any, x: torch.Tensor, name: str = "baseline") -> torch.T
     if baseline is None:
         return torch.zeros_like(x)
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
-        if not np.isfinite(float(baseline)):
-            raise ValueError(f"{name} must be finite, got {baseline}")
-        return torch.full_like(x, float(baseline))
+        return torch.full_like(x, check_real(name, baseline))
     if not isinstance(baseline, torch.Tensor):
         baseline = torch.from_numpy(np.ascontiguousarray(check_array(name, baseline)))
     b = baseline.detach().to(device=x.device, dtype=x.dtype)
@@ -482,7 +476,7 @@ def occlusion(
     -------
     Tensor of the shape of ``x`` (equal over channels).
     """
-    _check_model(model)
+    check_module("model", model)
     x = _as_input(model, x, ndim=4)
     n, c, h, w = x.shape
     kh, kw = check_pair("window", window, minimum=1)
@@ -552,9 +546,8 @@ def grad_cam(
     -------
     Tensor, shape (N, H, W); not normalised (divide by its max to draw it).
     """
-    _check_model(model)
-    if not isinstance(relu, bool):
-        raise TypeError(f"relu must be True or False, got {relu!r}")
+    check_module("model", model)
+    check_bool("relu", relu)
     x = _as_input(model, x, ndim=4)
     _, module = _resolve_layer(model, layer)
     store: dict[str, torch.Tensor] = {}
@@ -583,48 +576,6 @@ def grad_cam(
         cam = F.relu(cam)
     cam = F.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)
     return cam[:, 0].detach()
-
-
-def grad_cam_overlay(image: Any, heat: Any, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
-    """Blend a heat map (colour-mapped, scaled to its max) over an image.
-
-    Parameters
-    ----------
-    image : array or Tensor, shape (H, W) or (H, W, 3)
-        Values in [0, 1] (rescale normalised inputs first); gray images are repeated to RGB.
-    heat : array or Tensor, shape (H, W)
-        Non-negative heat map, e.g. one map of :func:`grad_cam`. Scaled by ``1 / heat.max()``
-        (an all-zero map stays zero).
-    alpha : float
-        Weight of the heat map, in [0, 1].
-    cmap : str
-        A matplotlib colour map.
-
-    Returns
-    -------
-    ndarray of float64, shape (H, W, 3), values in [0, 1]:
-    ``(1 - alpha) * image + alpha * cmap(heat / heat.max())``.
-    """
-    import matplotlib
-
-    img = check_array("image", image, ndim=(2, 3)).astype(np.float64)
-    hm = check_array("heat", heat, ndim=2).astype(np.float64)
-    if img.ndim == 3 and img.shape[2] != 3:
-        raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {img.shape}")
-    if img.shape[:2] != hm.shape:
-        raise ValueError(f"heat must have the image's size {img.shape[:2]}, got {hm.shape}")
-    if not (np.isfinite(img).all() and np.isfinite(hm).all()):
-        raise ValueError("image and heat must be finite")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    check_choice("cmap", cmap, tuple(matplotlib.colormaps))
-    if hm.min() < 0:
-        raise ValueError(f"heat must be non-negative (apply the ReLU), min is {hm.min():.3g}")
-    peak = hm.max()
-    scaled = hm / peak if peak > 0 else hm
-    colour = matplotlib.colormaps[cmap](scaled)[..., :3]
-    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
-    return np.clip((1 - alpha) * np.clip(rgb, 0, 1) + alpha * colour, 0, 1)
 
 
 # --------------------------------------------------------------------------- activation maximisation
@@ -713,7 +664,7 @@ def activation_maximization(
     -------
     Tensor of shape ``shape`` for one unit, (len(unit), *shape) for a sequence (detached).
     """
-    _check_model(model)
+    check_module("model", model)
     _, module = _resolve_layer(model, layer)
     single = not isinstance(unit, (list, tuple, np.ndarray, torch.Tensor))
     units = [unit] if single else list(np.asarray(unit).reshape(-1).tolist())
@@ -723,9 +674,8 @@ def activation_maximization(
     shape = tuple(check_int(f"shape[{i}]", s, minimum=1) for i, s in enumerate(shape))
     steps = check_int("steps", steps, minimum=1)
     lr = check_positive_float("lr", lr)
-    for name, v in (("l2", l2), ("tv", tv)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < np.inf:
-            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    l2 = check_nonnegative_float("l2", l2)
+    tv = check_nonnegative_float("tv", tv)
     if bounds is not None:
         if len(bounds) != 2 or not bounds[0] < bounds[1]:
             raise ValueError(f"bounds must be (lo, hi) with lo < hi, got {bounds!r}")
@@ -803,7 +753,7 @@ def randomized_copy(
     -------
     nn.Module in the same train/eval mode as ``model``.
     """
-    _check_model(model)
+    check_module("model", model)
     seed = check_int("seed", seed, minimum=0)
     clone = copy.deepcopy(model)
     if layers is None:

@@ -1,5 +1,8 @@
 """Classical image filters (chapter 2): edge, blur and sharpen kernels, and how to apply them.
 
+One file of about 500 lines on purpose: the kernels and the ways to apply them are one idea,
+read top to bottom with chapter 2 (like scikit-image's ``filters/edges.py``).
+
 Every filter here is a *cross-correlation* (the kernel is not flipped), the operation a CNN
 layer computes, and all of them run through one implementation, :func:`cnncourse.conv.corr2d`.
 :func:`filter2d` adds what an image filter needs on top of that valid correlation: a padded
@@ -38,7 +41,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import conv
-from ._validate import check_array, check_choice, check_int, check_positive_float
+from ._validate import check_array, check_choice, check_int, check_positive_float, check_real
 
 __all__ = [
     "BOUNDARY_MODES",
@@ -70,7 +73,9 @@ __all__ = [
     "sobel_gradients",
     "gradient_magnitude_direction",
     "unsharp_mask",
+    "unsharp_kernel",
     "difference_of_gaussians",
+    "dog_kernel",
 ]
 
 BOUNDARY_MODES = {
@@ -202,11 +207,12 @@ def _check_odd_size(size, minimum: int = 1) -> int:
 
 
 def _embed(k: np.ndarray, size: int) -> np.ndarray:
-    """Centre a 3x3 kernel in a size x size grid of zeros (same response, larger footprint)."""
-    size = _check_odd_size(size, minimum=3)
+    """Centre an odd square kernel in a size x size grid of zeros (same response, larger
+    footprint); ``size`` is at least the kernel's."""
+    size = _check_odd_size(size, minimum=k.shape[0])
     out = np.zeros((size, size))
-    m = (size - 3) // 2
-    out[m : m + 3, m : m + 3] = k
+    m = (size - k.shape[0]) // 2
+    out[m : m + k.shape[0], m : m + k.shape[1]] = k
     return out
 
 
@@ -449,9 +455,21 @@ def unsharp_mask(
     not clipped (values may leave [0, 1]); equals ``skimage.filters.unsharp_mask(image,
     radius=sigma, amount=amount, preserve_range=True)``. Shapes: (H, W) or (H, W, C) -> same.
     """
-    amount = _check_real("amount", amount)
+    amount = check_real("amount", amount)
     image = _check_image(image)
     return image + amount * (image - gaussian_blur(image, sigma, boundary=boundary))
+
+
+def unsharp_kernel(sigma: float = 1.0, amount: float = 1.0) -> np.ndarray:
+    """The 2-D kernel of :func:`unsharp_mask`: ``(1 + amount) identity - amount G(sigma)``.
+
+    Unsharp masking ``image + amount (image - blur)`` is linear, so it is one correlation;
+    ``filter2d(image, unsharp_kernel(s, a))`` equals ``unsharp_mask(image, s, a)``.
+    Shape (2 r + 1, 2 r + 1) with r the Gaussian's radius ``int(4 sigma + 0.5)``; sums to 1.
+    """
+    amount = check_real("amount", amount)
+    g = gaussian_kernel2d(sigma)
+    return (1 + amount) * _embed(np.ones((1, 1)), g.shape[0]) - amount * g
 
 
 def difference_of_gaussians(
@@ -464,6 +482,26 @@ def difference_of_gaussians(
     ``1.6 low_sigma`` like ``skimage.filters.difference_of_gaussians``.
     Shapes: (H, W) or (H, W, C) -> same.
     """
+    low_sigma, high_sigma = _dog_sigmas(low_sigma, high_sigma)
+    image = _check_image(image)
+    return gaussian_blur(image, low_sigma, boundary=boundary) - gaussian_blur(
+        image, high_sigma, boundary=boundary
+    )
+
+
+def dog_kernel(low_sigma: float, high_sigma: float | None = None) -> np.ndarray:
+    """The 2-D kernel of :func:`difference_of_gaussians`: ``G(low_sigma) - G(high_sigma)``.
+
+    The smaller Gaussian is centred in the larger one's footprint, so the shape is
+    (2 r + 1, 2 r + 1) with r the radius of ``G(high_sigma)``; it sums to 0 (a band-pass).
+    ``high_sigma`` defaults to ``1.6 low_sigma``.
+    """
+    low_sigma, high_sigma = _dog_sigmas(low_sigma, high_sigma)
+    high = gaussian_kernel2d(high_sigma)
+    return _embed(gaussian_kernel2d(low_sigma), high.shape[0]) - high
+
+
+def _dog_sigmas(low_sigma, high_sigma) -> tuple[float, float]:
     low_sigma = check_positive_float("low_sigma", low_sigma)
     high_sigma = 1.6 * low_sigma if high_sigma is None else high_sigma
     high_sigma = check_positive_float("high_sigma", high_sigma)
@@ -472,15 +510,4 @@ def difference_of_gaussians(
             f"high_sigma must be larger than low_sigma, got high_sigma={high_sigma} "
             f"and low_sigma={low_sigma}"
         )
-    image = _check_image(image)
-    return gaussian_blur(image, low_sigma, boundary=boundary) - gaussian_blur(
-        image, high_sigma, boundary=boundary
-    )
-
-
-def _check_real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
+    return low_sigma, high_sigma

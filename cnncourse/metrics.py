@@ -9,7 +9,9 @@ Conventions (as in scikit-learn):
 - ``y_true``: true class of each sample, ints in ``0 .. num_classes - 1``, shape (N,).
 - ``y_pred``: predicted class per sample, shape (N,), *or* scores/logits of shape (N, C), in
   which case the prediction is the arg-max of each row.
-- Confusion matrix rows are the true class, columns the predicted class.
+- Confusion matrix rows are the true class, columns the predicted class (drawn by
+  :func:`cnncourse.viz.plot_confusion_matrix`); :func:`cnncourse.segment.confusion_matrix` counts
+  pixels with this function, in the same ``(true, predicted)`` argument order.
 - A class that is never predicted has precision 0 (and a class that never occurs has recall 0)
   instead of a division-by-zero warning (scikit-learn's ``zero_division=0``).
 """
@@ -29,7 +31,6 @@ __all__ = [
     "precision_recall_f1",
     "classification_report",
     "most_confused",
-    "plot_confusion_matrix",
 ]
 
 
@@ -232,66 +233,3 @@ def most_confused(cm: Any, k: int = 5) -> list[tuple[int, int, int]]:
     ]
     off.sort(key=lambda e: (-e[2], e[0], e[1]))
     return off[:k]
-
-
-def plot_confusion_matrix(
-    cm: Any,
-    ax=None,
-    class_names: list[str] | None = None,
-    normalize: bool = False,
-    title: str = "Confusion matrix",
-    cmap: str = "Blues",
-):
-    """Draw a confusion matrix with counts (or row-normalised rates) written in the cells.
-
-    Parameters
-    ----------
-    cm : array, shape (C, C)
-        From :func:`confusion_matrix` (rows true, columns predicted).
-    ax : matplotlib Axes, optional
-        Where to draw; a new 4.5 x 4 inch figure if omitted.
-    class_names : list of str, optional
-        Tick labels; default ``0 .. C-1``.
-    normalize : bool
-        Divide each row by its total, so cells show recall per true class.
-    title, cmap : str
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    import matplotlib.pyplot as plt
-
-    m = check_array("cm", cm, ndim=2).astype(np.float64)
-    if m.shape[0] != m.shape[1]:
-        raise ValueError(f"cm must be square, got shape {m.shape}")
-    c = m.shape[0]
-    names = [str(i) for i in range(c)] if class_names is None else [str(n) for n in class_names]
-    if len(names) != c:
-        raise ValueError(f"class_names must have {c} entries, got {len(names)}")
-    if normalize:
-        rows = m.sum(axis=1, keepdims=True)
-        m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4), dpi=80)
-    image = ax.imshow(m, cmap=cmap, vmin=0)
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    threshold = m.max() / 2 if m.max() > 0 else 1
-    for i in range(c):
-        for j in range(c):
-            text = f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}"
-            ax.text(
-                j,
-                i,
-                text,
-                ha="center",
-                va="center",
-                fontsize=7 if c > 6 else 9,
-                color="white" if m[i, j] > threshold else "black",
-            )
-    ax.set_xticks(range(c), names)
-    ax.set_yticks(range(c), names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    return ax

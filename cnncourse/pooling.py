@@ -1,14 +1,19 @@
 """Pooling from scratch, with backward passes (chapter 4).
 
+(Over 500 lines because it holds every pooling layer of chapter 4 with its backward pass and
+torch's corner cases; the ruled sections below are the map.)
+
 Pooling slides a window over each channel separately and summarises it with one number: the
 largest value (max pooling) or the mean (average pooling). It has no parameters.
 
 - :func:`max_pool2d_naive` -- max pooling with explicit loops, written for reading.
-- :func:`max_pool2d`, :func:`avg_pool2d` -- vectorised with ``sliding_window_view``, with the
+- :func:`max_pool2d`, :func:`avg_pool2d` -- vectorised over the windows of
+  :func:`cnncourse.conv.sliding_windows` (the same view a convolution reads), with the
   semantics of ``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` (stride, padding, dilation,
   ``ceil_mode``, ``count_include_pad``, ``return_indices``).
 - :func:`adaptive_avg_pool2d`, :func:`adaptive_max_pool2d` -- you choose the output size; the
-  windows follow PyTorch's rule (:func:`adaptive_pool_ranges`).
+  windows follow PyTorch's rule (:func:`adaptive_pool_ranges`). Adaptive averaging is linear and
+  separable, so it runs as two small matrix products, ``rows @ x @ cols.T``.
 - :func:`global_avg_pool2d`, :func:`global_max_pool2d` -- one number per channel.
 - ``*_backward`` -- gradients with respect to the input: max pooling routes each upstream
   gradient to the element that won its window, average pooling spreads it evenly.
@@ -31,10 +36,10 @@ passes no gradient back (torch 2.x reports an index outside the input there).
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from . import shapes
-from ._validate import check_array, check_int, check_pair
+from ._validate import check_array, check_bool, check_int, check_pair
+from .conv import sliding_windows
 
 __all__ = [
     "max_pool2d_naive",
@@ -72,8 +77,7 @@ def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode):
     stride = kernel_size if stride is None else check_pair("stride", stride, minimum=1)
     padding = check_pair("padding", padding, minimum=0)
     dilation = check_pair("dilation", dilation, minimum=1)
-    if not isinstance(ceil_mode, (bool, np.bool_)):
-        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    ceil_mode = check_bool("ceil_mode", ceil_mode)
     out = []
     for i, axis in enumerate(("height", "width")):
         # One implementation of torch's size rule (incl. ceil_mode and the padding limit).
@@ -85,7 +89,7 @@ def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode):
                     stride[i],
                     padding[i],
                     dilation[i],
-                    bool(ceil_mode),
+                    ceil_mode,
                 )
             )
         except ValueError as err:
@@ -117,16 +121,14 @@ def _windows(x, kernel_size, stride, padding, dilation, out_size, fill):
 
     The input is padded with ``fill`` (``-inf`` for max, ``0`` for average). With ``ceil_mode`` the
     last window may hang past the padded input; that overhang is padded with ``fill`` as well.
+    The windows themselves are :func:`cnncourse.conv.sliding_windows`, as for a convolution.
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
     (oh, ow), (h, w) = out_size, x.shape[2:]
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    extra_h = max(0, (oh - 1) * sh + span_h - (h + 2 * ph))
-    extra_w = max(0, (ow - 1) * sw + span_w - (w + 2 * pw))
+    extra_h = max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph))
+    extra_w = max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw))
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph + extra_h), (pw, pw + extra_w)), constant_values=fill)
-    win = sliding_window_view(xp, (span_h, span_w), axis=(2, 3))
-    # Keep every stride-th window and every dilation-th element inside a window.
-    return win[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw, ::dh, ::dw]
+    return sliding_windows(xp, kernel_size, stride, dilation)
 
 
 def _scatter_add(values, flat_index, shape):
@@ -223,7 +225,7 @@ def max_pool2d(
         x, kernel_size, stride, padding, dilation, ceil_mode
     )
     win = _windows(x, kernel_size, stride, padding, dilation, out_size, -np.inf)
-    if not return_indices:
+    if not check_bool("return_indices", return_indices):
         # One elementwise maximum per tap of the window: k*k passes over the output, much
         # faster than reducing the 6-D strided view directly. np.maximum propagates NaN.
         y = win[..., 0, 0].copy()
@@ -350,8 +352,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 def _avg_divisor_2d(x_shape, kernel_size, stride, padding, out_size, count_include_pad):
-    if not isinstance(count_include_pad, (bool, np.bool_)):
-        raise TypeError(f"count_include_pad must be True or False, got {count_include_pad!r}")
+    count_include_pad = check_bool("count_include_pad", count_include_pad)
     rows = _avg_divisor(
         x_shape[2], kernel_size[0], stride[0], padding[0], out_size[0], count_include_pad
     )
@@ -466,6 +467,28 @@ def _adaptive_windows(x, output_size, fill):
     return vals.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw), index
 
 
+def _averaging_matrix(size, output_size, dtype) -> np.ndarray:
+    """(output_size, size) matrix whose row i averages the input range [start_i, end_i).
+
+    Row i holds ``1 / (end_i - start_i)`` inside the window and 0 elsewhere, so
+    ``averaging_matrix @ v`` is the adaptive average pooling of a vector ``v``.
+    """
+    start, end = adaptive_pool_ranges(size, output_size)
+    position = np.arange(size)
+    inside = (position >= start[:, None]) & (position < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _adaptive_window_slices(h, w, output_size):
+    """``(i, j, rows, cols)`` for every output pixel: the slices of its window."""
+    (r0, r1), (c0, c1) = (
+        adaptive_pool_ranges(h, output_size[0]),
+        adaptive_pool_ranges(w, output_size[1]),
+    )
+    for i, j in np.ndindex(*output_size):
+        yield i, j, slice(r0[i], r1[i]), slice(c0[j], c1[j])
+
+
 def adaptive_avg_pool2d(x, output_size):
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
@@ -480,11 +503,24 @@ def adaptive_avg_pool2d(x, output_size):
     ndarray, shape (N, C, out_h, out_w)
         Output ``(i, j)`` is the mean over the rows and columns given by
         :func:`adaptive_pool_ranges`.
+
+    Notes
+    -----
+    The mean over a window of rows and columns is the mean over its rows of the mean over its
+    columns, and each mean is linear. With ``rows`` (out_h, H) and ``cols`` (out_w, W) holding
+    the per-axis averaging weights, the whole layer is ``rows @ x @ cols.T``.
     """
     x, unbatched, output_size = _adaptive_args(x, output_size)
-    vals, index = _adaptive_windows(x, output_size, 0.0)
-    y = vals.sum(axis=-1) / (index >= 0).sum(axis=-1)
-    return _unbatch(y.astype(x.dtype, copy=False), unbatched)
+    rows = _averaging_matrix(x.shape[2], output_size[0], x.dtype)  # (out_h, H)
+    cols = _averaging_matrix(x.shape[3], output_size[1], x.dtype)  # (out_w, W)
+    with np.errstate(invalid="ignore"):  # 0 * inf: handled just below
+        y = rows @ x @ cols.T  # (out_h, H) @ (N, C, H, W) @ (W, out_w) -> (N, C, out_h, out_w)
+    if not np.isfinite(y).all():
+        # An inf or nan in x reaches every output of its plane through 0 * inf = nan. Torch
+        # confines it to the windows that contain it: average window by window instead.
+        for i, j, r, c in _adaptive_window_slices(*x.shape[2:], output_size):
+            y[:, :, i, j] = x[:, :, r, c].mean(axis=(2, 3))
+    return _unbatch(y, unbatched)
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):
@@ -506,9 +542,9 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     """
     x, unbatched, output_size = _adaptive_args(x, output_size)
     vals, index = _adaptive_windows(x, output_size, -np.inf)
-    pos = vals.argmax(axis=-1)
+    pos = vals.argmax(axis=-1)  # the first maximum in row-major order (a nan counts as one)
     y = np.take_along_axis(vals, pos[..., None], axis=-1)[..., 0]
-    if not return_indices:
+    if not check_bool("return_indices", return_indices):
         return _unbatch(y, unbatched)
     idx = np.take_along_axis(np.broadcast_to(index, vals.shape), pos[..., None], axis=-1)[..., 0]
     return _unbatch(y, unbatched), _unbatch(idx, unbatched)
@@ -528,16 +564,24 @@ def adaptive_avg_pool2d_backward(grad_output, x):
     -------
     dx : ndarray, shape of ``x``
         Each window element gets ``grad_output / (window height * window width)``; overlapping
-        windows add up.
+        windows add up. The forward pass is ``rows @ x @ cols.T``, so this is
+        ``rows.T @ grad_output @ cols``.
     """
     x, unbatched = _as_batch(x)
     grad_output = _check_grad_adaptive(grad_output, x.shape)
-    n, c, h, w = x.shape
-    index = _adaptive_gather_index(h, w, grad_output.shape[2:])
-    count = (index >= 0).sum(axis=(1, 3))  # (oh, ow) window areas
-    share = (grad_output / count)[:, :, :, None, :, None]
-    dx = _scatter_add(share, index, x.shape)
-    return _unbatch(dx.astype(np.result_type(x, grad_output)), unbatched)
+    h, w = x.shape[2:]
+    output_size = grad_output.shape[2:]
+    dtype = np.result_type(x, grad_output)
+    rows = _averaging_matrix(h, output_size[0], dtype)  # (out_h, H)
+    cols = _averaging_matrix(w, output_size[1], dtype)  # (out_w, W)
+    if np.isfinite(grad_output).all():
+        dx = rows.T @ grad_output @ cols  # (H, out_h) @ (N, C, out_h, out_w) @ (out_w, W)
+    else:  # keep an inf or nan inside the windows it belongs to (see adaptive_avg_pool2d)
+        dx = np.zeros(x.shape, dtype=dtype)
+        for i, j, r, c in _adaptive_window_slices(h, w, output_size):
+            area = (r.stop - r.start) * (c.stop - c.start)
+            dx[:, :, r, c] += (grad_output[:, :, i, j] / area)[:, :, None, None]
+    return _unbatch(dx, unbatched)
 
 
 def adaptive_max_pool2d_backward(grad_output, x):

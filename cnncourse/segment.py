@@ -1,15 +1,20 @@
 """A first look at semantic segmentation (chapter 8): a tiny U-Net and the segmentation metrics.
 
-Semantic segmentation labels every pixel with a class. The metrics compare a predicted label map
-with the true one through the pixel confusion matrix ``C[t, p]`` (pixels of true class ``t``
+Semantic segmentation labels every pixel with a class. The metrics compare the true label map
+with a predicted one through the pixel confusion matrix ``C[t, p]`` (pixels of true class ``t``
 predicted as ``p``):
 
-- pixel accuracy ``= trace(C) / sum(C)``,
-- per-class IoU (Jaccard) ``= TP / (TP + FP + FN)`` and mIoU, its mean over classes,
-- per-class Dice (F1) ``= 2 TP / (2 TP + FP + FN)``; per class, ``Dice = 2 IoU / (1 + IoU)``.
+- :func:`confusion_matrix` -- :func:`cnncourse.metrics.confusion_matrix` on the flattened maps;
+- :func:`pixel_accuracy` ``= trace(C) / sum(C)``;
+- :func:`iou_per_class` (Jaccard) ``= TP / (TP + FP + FN)`` and :func:`mean_iou`, its mean over
+  classes;
+- :func:`dice_per_class` (F1) ``= 2 TP / (2 TP + FP + FN)``; per class, ``Dice = 2 IoU / (1 + IoU)``
+  (:func:`dice_from_iou`).
 
-Proven against scikit-learn (``confusion_matrix``, ``jaccard_score``, ``f1_score``) in
-``tests/test_segment.py``.
+Every metric takes ``(target, pred)``, the ``(y_true, y_pred)`` order of :mod:`cnncourse.metrics`
+and scikit-learn (the confusion matrix is the one whose result depends on it).
+:class:`TinyUNet` is the model. Proven against scikit-learn (``confusion_matrix``,
+``jaccard_score``, ``f1_score``) in ``tests/test_segment.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import metrics
 from ._validate import check_array, check_int
 
 
@@ -36,62 +42,67 @@ def _labels(name: str, value: Any, num_classes: int) -> np.ndarray:
     return arr
 
 
-def confusion_matrix(pred, target, num_classes: int) -> np.ndarray:
-    """Pixel confusion matrix.
+def _same_shape(t: np.ndarray, p: np.ndarray) -> None:
+    if t.shape != p.shape:
+        raise ValueError(f"target and pred must have the same shape, got {t.shape} and {p.shape}")
+
+
+def confusion_matrix(target, pred, num_classes: int) -> np.ndarray:
+    """Pixel confusion matrix: :func:`cnncourse.metrics.confusion_matrix` on the flattened maps.
 
     Parameters
     ----------
-    pred, target : int arrays or Tensors of the same shape (any, e.g. (N, H, W))
-        Predicted and true class of every pixel, in ``0 .. num_classes - 1``.
+    target, pred : int arrays or Tensors of the same shape (any, e.g. (N, H, W))
+        True and predicted class of every pixel, in ``0 .. num_classes - 1``.
     num_classes : int
 
     Returns
     -------
     ndarray of int64, shape (num_classes, num_classes)
-        ``C[t, p]`` = number of pixels of true class ``t`` predicted as ``p``.
+        ``C[t, p]`` = number of pixels of true class ``t`` predicted as ``p`` (rows true,
+        columns predicted, as in :mod:`cnncourse.metrics`).
     """
     num_classes = check_int("num_classes", num_classes, minimum=1)
-    p = _labels("pred", pred, num_classes)
     t = _labels("target", target, num_classes)
-    if p.shape != t.shape:
-        raise ValueError(f"pred and target must have the same shape, got {p.shape} and {t.shape}")
-    flat = t.ravel() * num_classes + p.ravel()  # one bin per (true, predicted) pair
-    return np.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+    p = _labels("pred", pred, num_classes)
+    _same_shape(t, p)
+    if t.size == 0:  # no pixels, no counts (metrics.confusion_matrix wants at least one sample)
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
+    return metrics.confusion_matrix(t.ravel(), p.ravel(), num_classes)
 
 
-def pixel_accuracy(pred, target) -> float:
-    """Fraction of pixels whose predicted class is right (``pred``, ``target``: same shape)."""
-    p, t = check_array("pred", pred), check_array("target", target)
-    if p.shape != t.shape:
-        raise ValueError(f"pred and target must have the same shape, got {p.shape} and {t.shape}")
-    if p.size == 0:
-        raise ValueError("pred and target must hold at least one pixel")
-    return float(np.mean(p == t))
+def pixel_accuracy(target, pred) -> float:
+    """Fraction of pixels whose predicted class is right (``target``, ``pred``: same shape)."""
+    t, p = check_array("target", target), check_array("pred", pred)
+    _same_shape(t, p)
+    if t.size == 0:
+        raise ValueError("target and pred must hold at least one pixel")
+    return float(np.mean(t == p))
 
 
-def iou_per_class(pred, target, num_classes: int) -> np.ndarray:
+def iou_per_class(target, pred, num_classes: int) -> np.ndarray:
     """Per-class IoU ``TP / (TP + FP + FN)``; NaN for a class absent from both maps.
 
     Returns ndarray of float64, shape (num_classes,).
     """
-    c = confusion_matrix(pred, target, num_classes).astype(np.float64)
+    c = confusion_matrix(target, pred, num_classes).astype(np.float64)
     tp = np.diag(c)
     union = c.sum(axis=0) + c.sum(axis=1) - tp  # predicted + true - both
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / union, np.nan)
 
 
-def mean_iou(pred, target, num_classes: int) -> float:
+def mean_iou(target, pred, num_classes: int) -> float:
     """mIoU: the mean of :func:`iou_per_class` over the classes present in either map."""
-    return float(np.nanmean(iou_per_class(pred, target, num_classes)))
+    return float(np.nanmean(iou_per_class(target, pred, num_classes)))
 
 
-def dice_per_class(pred, target, num_classes: int) -> np.ndarray:
+def dice_per_class(target, pred, num_classes: int) -> np.ndarray:
     """Per-class Dice ``2 TP / (2 TP + FP + FN)`` (the pixel F1); NaN for an absent class.
 
     Returns ndarray of float64, shape (num_classes,).
     """
-    c = confusion_matrix(pred, target, num_classes).astype(np.float64)
+    c = confusion_matrix(target, pred, num_classes).astype(np.float64)
     tp = np.diag(c)
     total = c.sum(axis=0) + c.sum(axis=1)  # |predicted| + |true|
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -1,9 +1,12 @@
-"""Shape arithmetic for convolutional networks (chapter 3).
+"""Shape arithmetic for convolutional networks (chapter 3): integer formulas, no torch.
+
+(Over 500 lines on purpose: this is the one place for every shape formula the course teaches,
+each a short function with a full docstring; the torch side lives in :mod:`cnncourse.tracer`.)
 
 Every spatial axis of a convolution or pooling layer follows the same 1-D rule, so the size
-functions here take one axis at a time (apply them to the height and to the width):
+functions take one axis at a time (apply them to the height and to the width):
 
-- :func:`conv_output_size`            ``torch.nn.Conv2d``
+- :func:`conv_output_size`            ``torch.nn.Conv2d``; :func:`conv_output_terms` its numerator
 - :func:`pool_output_size`            ``torch.nn.MaxPool2d`` / ``AvgPool2d`` (incl. ``ceil_mode``)
 - :func:`conv_transpose_output_size`  ``torch.nn.ConvTranspose2d``
 - :func:`same_padding`                TensorFlow-style 'same' padding for any stride
@@ -13,27 +16,23 @@ functions here take one axis at a time (apply them to the height and to the widt
 They accept and reject exactly the configurations PyTorch accepts and rejects (the tests check
 thousands of random ones), and their errors explain *why* in the formula's terms.
 
-Per-layer arithmetic (:func:`conv_parameters`, :func:`linear_parameters`, :func:`conv_mult_adds`,
-:func:`linear_mult_adds`), :func:`count_parameters` and :func:`trace` (a layer-by-layer table of a
-real ``torch.nn.Module``) complete the toolbox.
+Per-layer counts (:func:`conv_parameters`, :func:`linear_parameters`, :func:`conv_mult_adds`,
+:func:`linear_mult_adds`, :func:`count_parameters`) complete the toolbox. What a real model does
+to shapes, layer by layer, is :func:`cnncourse.tracer.trace` (torch forward hooks).
 """
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch
-from torch import nn
 
-from cnncourse._validate import check_choice, check_int, check_pair
+from cnncourse._validate import check_bool, check_choice, check_int, check_module, check_pair
 
 __all__ = [
     "conv_output_size",
+    "conv_output_terms",
     "pool_output_size",
     "conv_transpose_output_size",
     "same_padding",
@@ -46,9 +45,6 @@ __all__ = [
     "conv_mult_adds",
     "linear_mult_adds",
     "count_parameters",
-    "LayerRow",
-    "ShapeTable",
-    "trace",
 ]
 
 
@@ -58,19 +54,17 @@ __all__ = [
 
 
 def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
-    """Span of a dilated kernel: ``d*(k-1) + 1`` input cells.
+    """Span of a dilated kernel: ``d*(k-1) + 1`` input cells (``k=3, d=2 -> 5``).
 
     Parameters
     ----------
-    kernel_size : int
-        Number of taps ``k`` (>= 1).
-    dilation : int
-        Spacing ``d`` between taps (>= 1); 1 means a dense kernel.
+    kernel_size, dilation : int
+        Number of taps ``k`` and spacing ``d`` between them (both >= 1; ``d=1`` is dense).
 
     Returns
     -------
     int
-        The number of input cells from the first to the last tap, e.g. ``k=3, d=2 -> 5``.
+        The number of input cells from the first to the last tap.
     """
     k = check_int("kernel_size", kernel_size, minimum=1)
     d = check_int("dilation", dilation, minimum=1)
@@ -83,6 +77,29 @@ def _check_common(size, kernel_size, stride, dilation) -> tuple[int, int, int, i
     s = check_int("stride", stride, minimum=1)
     d = check_int("dilation", dilation, minimum=1)
     return n, k, s, d
+
+
+def conv_output_terms(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """The numerator ``n + 2p - d(k-1) - 1`` of :func:`conv_output_size`, which never raises.
+
+    ``conv_output_size = numerator // s + 1`` when the numerator is >= 0 (a negative numerator
+    means the kernel does not fit), and the last ``numerator % s`` cells of the padded input are
+    never read. A widget can so show the formula with the numbers of an invalid configuration.
+
+    Parameters
+    ----------
+    size, kernel_size, stride, padding, dilation : int
+        As in :func:`conv_output_size` (``padding`` an int ``p >= 0`` on each side).
+
+    Returns
+    -------
+    int
+        ``n + 2p - d(k-1) - 1`` (negative if the dilated kernel is longer than ``n + 2p``).
+    """
+    n, k, _, d = _check_common(size, kernel_size, stride, dilation)
+    return n + 2 * check_int("padding", padding, minimum=0) - d * (k - 1) - 1
 
 
 def conv_output_size(
@@ -98,12 +115,8 @@ def conv_output_size(
 
     Parameters
     ----------
-    size : int
-        Input length ``n`` (height or width), >= 1.
-    kernel_size : int
-        Kernel length ``k``, >= 1.
-    stride : int
-        Step ``s`` between windows, >= 1.
+    size, kernel_size, stride : int
+        Input length ``n`` (height or width), kernel length ``k`` and step ``s``, all >= 1.
     padding : int or {'valid', 'same'}
         Zeros added on *each* side (``p >= 0``); ``'valid'`` means 0; ``'same'`` keeps the
         output length equal to ``n`` and, as in PyTorch, needs ``stride == 1`` (for an even
@@ -124,10 +137,7 @@ def conv_output_size(
     """
     n, k, s, d = _check_common(size, kernel_size, stride, dilation)
     if isinstance(padding, str):
-        check_choice("padding", padding, ("valid", "same"))
-        if padding == "valid":
-            padding = 0
-        else:
+        if check_choice("padding", padding, ("valid", "same")) == "same":
             if s != 1:
                 raise ValueError(
                     f"padding='same' needs stride=1 (PyTorch rejects it for strided "
@@ -136,14 +146,15 @@ def conv_output_size(
                     f"TensorFlow-style output ceil(n/s)"
                 )
             return n
-    p = check_int("padding", padding, minimum=0)
-    k_eff = d * (k - 1) + 1
-    if k_eff > n + 2 * p:
+        padding = 0
+    numerator = conv_output_terms(n, k, s, padding, d)
+    if numerator < 0:
+        p, k_eff = padding, d * (k - 1) + 1
         raise ValueError(
             f"kernel_size {k} (dilated to {k_eff}) is larger than the padded input "
             f"{n} + 2*{p} = {n + 2 * p}: the window d(k-1)+1 = {k_eff} must fit in n + 2p"
         )
-    return (n + 2 * p - k_eff) // s + 1
+    return numerator // s + 1
 
 
 def pool_output_size(
@@ -162,10 +173,8 @@ def pool_output_size(
 
     Parameters
     ----------
-    size : int
-        Input length ``n``, >= 1.
-    kernel_size : int
-        Window length ``k``, >= 1.
+    size, kernel_size : int
+        Input length ``n`` and window length ``k``, >= 1.
     stride : int, optional
         Step ``s`` (>= 1); ``None`` means ``kernel_size`` (non-overlapping windows), like torch.
     padding : int
@@ -190,20 +199,18 @@ def pool_output_size(
         stride = kernel_size
     n, k, s, d = _check_common(size, kernel_size, stride, dilation)
     p = check_int("padding", padding, minimum=0)
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    check_bool("ceil_mode", ceil_mode)
     if p > k // 2:
         raise ValueError(
             f"padding {p} must be at most half the kernel_size: {k} // 2 = {k // 2} "
             f"(PyTorch's pooling rule, so every window overlaps the input)"
         )
-    k_eff = d * (k - 1) + 1
-    numerator = n + 2 * p - k_eff + (s - 1 if ceil_mode else 0)
+    numerator = conv_output_terms(n, k, s, p, d) + (s - 1 if ceil_mode else 0)
     out = numerator // s + 1  # Python's // rounds towards -inf, like torch's div_rtn
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1  # the last window would start in the right padding: drop it
     if out < 1:
-        rounding = "ceil" if ceil_mode else "floor"
+        rounding, k_eff = ("ceil" if ceil_mode else "floor"), d * (k - 1) + 1
         raise ValueError(
             f"kernel_size {k} (dilated to {k_eff}) does not fit the padded input "
             f"{n} + 2*{p} = {n + 2 * p}: {rounding}(({n} + 2*{p} - {k_eff}) / {s}) + 1 = {out} "
@@ -227,18 +234,14 @@ def conv_transpose_output_size(
 
     Parameters
     ----------
-    size : int
-        Input length ``n``, >= 1.
-    kernel_size : int
-        Kernel length ``k``, >= 1.
+    size, kernel_size, dilation : int
+        Input length ``n``, kernel length ``k`` and spacing ``d`` between taps, all >= 1.
     stride : int
         Spacing ``s`` of the input cells in the output, >= 1.
     padding : int
         Cells removed from each side of the full output (``p >= 0``).
     output_padding : int
         Extra cells added on one side; must be smaller than ``stride`` or ``dilation``.
-    dilation : int
-        Spacing between kernel taps, >= 1.
 
     Returns
     -------
@@ -280,14 +283,8 @@ def same_padding(
 
     Parameters
     ----------
-    size : int
-        Input length ``n``, >= 1.
-    kernel_size : int
-        Kernel length ``k``, >= 1.
-    stride : int
-        Step ``s``, >= 1.
-    dilation : int
-        Spacing between kernel taps, >= 1.
+    size, kernel_size, stride, dilation : int
+        Input length ``n``, kernel length ``k``, step ``s`` and spacing between taps, all >= 1.
 
     Returns
     -------
@@ -328,10 +325,10 @@ def pixel_usage(
     """
     out = conv_output_size(size, kernel_size, stride, padding, dilation)
     n, k, s, d = _check_common(size, kernel_size, stride, dilation)
-    p = int(padding)
+    p = check_int("padding", padding, minimum=0)  # an int: conv_output_size took 'valid'/'same'
     taps = (np.arange(out)[:, None] * s + np.arange(k)[None, :] * d).ravel()
     counts = np.bincount(taps, minlength=n + 2 * p).astype(np.int64)
-    return counts if _check_bool("include_padding", include_padding) else counts[p : p + n]
+    return counts if check_bool("include_padding", include_padding) else counts[p : p + n]
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,10 +367,7 @@ def _layer_geometry(layer: Any, axis: int, index: int) -> tuple[int, int, int, i
                 f"{where} must be (kernel_size, stride) or (kernel_size, stride, dilation), "
                 f"got {layer!r}"
             )
-        k = check_int(f"{where} kernel_size", layer[0], minimum=1)
-        s = check_int(f"{where} stride", layer[1], minimum=1)
-        d = check_int(f"{where} dilation", layer[2], minimum=1) if len(layer) == 3 else 1
-        return k, s, 0, d
+        layer = dict(zip(("kernel_size", "stride", "dilation"), layer, strict=False))
     if isinstance(layer, Mapping):
         get = layer.get
     elif hasattr(layer, "kernel_size"):
@@ -486,7 +480,7 @@ def conv_parameters(
     c_out = check_int("out_channels", out_channels, minimum=1)
     kh, kw = check_pair("kernel_size", kernel_size, minimum=1)
     g = _check_groups(groups, c_in, c_out)
-    return c_out * (c_in // g) * kh * kw + (c_out if _check_bool("bias", bias) else 0)
+    return c_out * (c_in // g) * kh * kw + (c_out if check_bool("bias", bias) else 0)
 
 
 def linear_parameters(in_features: int, out_features: int, bias: bool = True) -> int:
@@ -505,7 +499,7 @@ def linear_parameters(in_features: int, out_features: int, bias: bool = True) ->
     """
     f_in = check_int("in_features", in_features, minimum=1)
     f_out = check_int("out_features", out_features, minimum=1)
-    return f_in * f_out + (f_out if _check_bool("bias", bias) else 0)
+    return f_in * f_out + (f_out if check_bool("bias", bias) else 0)
 
 
 def conv_mult_adds(
@@ -550,12 +544,6 @@ def linear_mult_adds(in_features: int, out_features: int) -> int:
     )
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 def _check_groups(groups: Any, c_in: int, c_out: int) -> int:
     g = check_int("groups", groups, minimum=1)
     if c_in % g or c_out % g:
@@ -563,7 +551,7 @@ def _check_groups(groups: Any, c_in: int, c_out: int) -> int:
     return g
 
 
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+def count_parameters(module: Any, trainable_only: bool = False) -> int:
     """Number of parameter values in a module (shared parameters counted once).
 
     Parameters
@@ -577,345 +565,7 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     -------
     int
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    _check_bool("trainable_only", trainable_only)
+    check_module("module", module)  # imports torch only now: the rest of this file is torch-free
+    check_bool("trainable_only", trainable_only)
     # Module.parameters() already de-duplicates shared (tied) parameters
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
-# --------------------------------------------------------------------------------------------
-# Layer-by-layer trace
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    """One called leaf layer in a :func:`trace` table.
-
-    Attributes
-    ----------
-    name : str
-        Dotted module name (``'features.0'``), as in ``model.named_modules()``.
-    type : str
-        Class name (``'Conv2d'``).
-    input_shape, output_shape : tuple of int or None
-        Shapes of the first input and output tensors, batch included.
-    parameters : int
-        Parameter values owned by the layer.
-    activations : int or None
-        Number of output values (for the whole batch traced).
-    mult_adds : int or None
-        Multiply-adds for the batch: conv, transposed conv and linear layers; for pooling the
-        number of window elements read (one comparison or addition each, no multiplies);
-        ``None`` for layers where it is not counted.
-    receptive_field : (int, int) or None
-        (height, width) receptive field of one output cell in input pixels, while the network
-        is a chain of 2-D conv/pool/element-wise layers; ``None`` where undefined (after a
-        flatten, a residual addition, a global pool or a transposed convolution).
-    jump : (int, int) or None
-        Input pixels between neighbouring output cells (product of strides), same rule.
-    """
-
-    name: str
-    type: str
-    input_shape: tuple[int, ...] | None
-    output_shape: tuple[int, ...] | None
-    parameters: int
-    activations: int | None
-    mult_adds: int | None
-    receptive_field: tuple[int, int] | None
-    jump: tuple[int, int] | None
-
-
-_HEADERS = {
-    "name": "Layer",
-    "type": "Type",
-    "output_shape": "Output shape",
-    "parameters": "Param #",
-    "activations": "Activations",
-    "mult_adds": "Mult-adds",
-    "receptive_field": "RF",
-}
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if key in ("output_shape", "input_shape"):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    if key in ("receptive_field", "jump"):
-        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-class ShapeTable(list):
-    """The result of :func:`trace`: a list of :class:`LayerRow` with a readable printout.
-
-    ``str(table)`` is a text table, ``_repr_html_`` renders it in Jupyter, ``to_dicts()``
-    gives plain dicts and ``to_pandas()`` a DataFrame (if pandas is installed).
-
-    Attributes
-    ----------
-    input_shape : tuple of int
-        Shape of the traced input, batch included.
-    total_parameters, trainable_parameters : int
-        :func:`count_parameters` of the whole model (shared parameters once).
-    """
-
-    def __init__(
-        self,
-        rows: Sequence[LayerRow],
-        input_shape: tuple[int, ...],
-        total_parameters: int,
-        trainable_parameters: int,
-    ):
-        super().__init__(rows)
-        self.input_shape = tuple(input_shape)
-        self.total_parameters = total_parameters
-        self.trainable_parameters = trainable_parameters
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        """Rows as plain dicts with the :class:`LayerRow` field names as keys."""
-        return [asdict(row) for row in self]
-
-    def to_pandas(self):
-        """Rows as a ``pandas.DataFrame`` (needs pandas, which cnncourse does not require)."""
-        try:
-            import pandas as pd
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas() needs pandas; use to_dicts() without it") from err
-        return pd.DataFrame(self.to_dicts())
-
-    def _cells(self) -> list[list[str]]:
-        return [[_fmt(key, getattr(row, key)) for key in _HEADERS] for row in self]
-
-    def _footer(self) -> str:
-        text = f"Input shape: {_fmt('input_shape', self.input_shape)}; "
-        text += f"total parameters: {self.total_parameters:,}"
-        if self.trainable_parameters != self.total_parameters:
-            text += f" (trainable {self.trainable_parameters:,})"
-        return text
-
-    def __str__(self) -> str:
-        header = list(_HEADERS.values())
-        cells = self._cells()
-        widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
-        numeric = {3, 4, 5, 6}  # right-align numbers
-
-        def line(values):
-            parts = [
-                v.rjust(w) if i in numeric else v.ljust(w)
-                for i, (v, w) in enumerate(zip(values, widths, strict=True))
-            ]
-            return "  ".join(parts).rstrip()
-
-        rule = "-" * len(line(header))
-        return "\n".join([line(header), rule, *(line(r) for r in cells), rule, self._footer()])
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS.values())
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in self._cells()
-        )
-        return (
-            '<table class="cnncourse-shape-table">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<p>{html.escape(self._footer())}</p>"
-        )
-
-
-# Layers that act on each spatial position independently: the receptive field passes through.
-_POINTWISE = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.PReLU,
-    nn.ELU,
-    nn.SELU,
-    nn.CELU,
-    nn.GELU,
-    nn.SiLU,
-    nn.Mish,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.Hardtanh,
-    nn.Softplus,
-    nn.Identity,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.AlphaDropout,
-    nn.BatchNorm2d,
-    nn.LocalResponseNorm,
-    nn.Softmax2d,
-)
-_POOL2D = (nn.MaxPool2d, nn.AvgPool2d, nn.LPPool2d)
-
-
-def _first_tensor(value: Any) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            if isinstance(v, torch.Tensor):
-                return v
-    return None
-
-
-def _pair_attr(module: nn.Module, name: str, default: int) -> tuple[int, int]:
-    value = getattr(module, name, default)
-    if value is None:
-        value = default
-    if isinstance(value, str):
-        return value, value  # type: ignore[return-value]
-    if isinstance(value, (tuple, list)):
-        return int(value[0]), int(value[-1])
-    return int(value), int(value)
-
-
-def _conv_like_rf(module: nn.Module, rf_in) -> tuple | None:
-    """Receptive-field state (size, jump, start) per axis after a conv/pool layer."""
-    kernel = _pair_attr(module, "kernel_size", 1)
-    stride = getattr(module, "stride", None)
-    stride = kernel if stride is None or stride == () else _pair_attr(module, "stride", 1)
-    dilation = _pair_attr(module, "dilation", 1)
-    padding = _pair_attr(module, "padding", 0)
-    out = []
-    for axis in range(2):
-        size, jump, start = rf_in[axis]
-        k, s, d, p = kernel[axis], stride[axis], dilation[axis], padding[axis]
-        if isinstance(p, str):
-            p = 0 if p == "valid" else (d * (k - 1)) // 2
-        (res,) = receptive_field([{"kernel_size": k, "stride": s, "padding": p, "dilation": d}])
-        # compose: a layer with (size, jump, start) relative to the previous layer's grid
-        out.append((size + (res.size - 1) * jump, jump * res.jump, start + res.start * jump))
-    return tuple(out)
-
-
-def _mult_adds(module: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None) -> int | None:
-    if x is None or y is None:
-        return None
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        # every output value is a dot product of (C_in/groups) * prod(kernel) terms
-        return y.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
-    if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-        # every input value is scattered into (C_out/groups) * prod(kernel) outputs
-        return x.numel() * (module.out_channels // module.groups) * math.prod(module.kernel_size)
-    if isinstance(module, nn.Linear):
-        return y.numel() * module.in_features
-    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d,
-                           nn.AvgPool3d)):  # fmt: skip
-        k = module.kernel_size
-        spatial_dims = int(type(module).__name__[-2])  # MaxPool2d -> 2
-        k = math.prod(k) if isinstance(k, (tuple, list)) else k**spatial_dims
-        return y.numel() * k
-    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        return x.numel()  # each input read once when the windows tile the input
-    return None
-
-
-def trace(module: nn.Module, input_shape: Sequence[int] | torch.Tensor) -> ShapeTable:
-    """Run one input through a model and tabulate every leaf layer it calls.
-
-    Forward hooks on the leaf modules (those without children) record each call in execution
-    order, so nested ``nn.Sequential`` / custom ``nn.Module`` models work, and a layer called
-    twice appears twice. The model runs in eval mode under ``torch.no_grad()``; its training
-    flags are restored afterwards.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        The model.
-    input_shape : sequence of int or torch.Tensor
-        Full input shape *including the batch*, e.g. ``(1, 3, 32, 32)`` (a zero tensor of the
-        model's dtype and device is used), or a tensor to run as is.
-
-    Returns
-    -------
-    ShapeTable
-        A list of :class:`LayerRow` (layer name, type, input/output shape, parameters,
-        activations, mult-adds, receptive field and jump where defined).
-
-    Raises
-    ------
-    ValueError
-        If the shape is invalid or the model rejects it (the model's message is included).
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    if isinstance(input_shape, torch.Tensor):
-        x = input_shape
-    else:
-        if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
-            raise TypeError(
-                f"input_shape must be a tuple of ints like (1, 3, 32, 32), got {input_shape!r}"
-            )
-        if len(input_shape) < 1:
-            raise ValueError("input_shape must have at least one dimension, got ()")
-        shape = tuple(
-            check_int(f"input_shape[{i}]", v, minimum=1) for i, v in enumerate(input_shape)
-        )
-        param = next(module.parameters(), None)
-        dtype = param.dtype if param is not None and param.is_floating_point() else None
-        x = torch.zeros(
-            shape,
-            dtype=dtype or torch.get_default_dtype(),
-            device=param.device if param is not None else None,
-        )
-
-    names = {m: name for name, m in module.named_modules()}
-    leaves = [m for m in module.modules() if not any(True for _ in m.children())]
-    rows: list[LayerRow] = []
-    # receptive-field state per tensor; keep the tensors alive so their ids stay unique
-    rf_of: dict[int, tuple[torch.Tensor, tuple | None]] = {}
-    unit = ((1, 1, 0.0), (1, 1, 0.0))
-    if x.dim() == 4:
-        rf_of[id(x)] = (x, unit)
-
-    def hook(mod, inputs, output):
-        xin, yout = _first_tensor(inputs), _first_tensor(output)
-        rf_in = rf_of.get(id(xin), (None, None))[1] if xin is not None else None
-        rf_out = None
-        if rf_in is not None and yout is not None and yout.dim() == 4:
-            if isinstance(mod, (nn.Conv2d, *_POOL2D)):
-                rf_out = _conv_like_rf(mod, rf_in)
-            elif isinstance(mod, _POINTWISE) and yout.shape[-2:] == xin.shape[-2:]:
-                rf_out = rf_in
-        if yout is not None:
-            rf_of[id(yout)] = (yout, rf_out)
-        rows.append(
-            LayerRow(
-                name=names.get(mod, "") or type(mod).__name__,
-                type=type(mod).__name__,
-                input_shape=tuple(xin.shape) if xin is not None else None,
-                output_shape=tuple(yout.shape) if yout is not None else None,
-                parameters=sum(p.numel() for p in mod.parameters()),
-                activations=yout.numel() if yout is not None else None,
-                mult_adds=_mult_adds(mod, xin, yout),
-                receptive_field=(rf_out[0][0], rf_out[1][0]) if rf_out else None,
-                jump=(rf_out[0][1], rf_out[1][1]) if rf_out else None,
-            )
-        )
-
-    modes = {m: m.training for m in module.modules()}
-    handles = [leaf.register_forward_hook(hook) for leaf in leaves]
-    try:
-        module.eval()
-        with torch.no_grad():
-            module(x)
-    except (RuntimeError, ValueError) as err:
-        raise ValueError(f"the model rejects input_shape {tuple(x.shape)}: {err}") from err
-    finally:
-        for h in handles:
-            h.remove()
-        for m, training in modes.items():
-            m.train(training)
-    return ShapeTable(rows, tuple(x.shape), count_parameters(module),
-                      count_parameters(module, trainable_only=True))  # fmt: skip

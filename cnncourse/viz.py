@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+
+from ._validate import check_array, check_choice, check_unit_interval
+
+FIGURE_DPI = 72  # one resolution for every chapter's figures (the website's image size)
+
+
+def setup() -> None:
+    """Set the chapters' matplotlib defaults (``figure.dpi``); call once in a chapter's first cell."""
+    plt.rcParams["figure.dpi"] = FIGURE_DPI
 
 
 def show_array(
@@ -78,3 +88,232 @@ def show_images(
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def show_kernel(ax: plt.Axes, kernel, title: str = "", fmt: str = "{:.3g}", annotate: bool = True):
+    """Draw a kernel (kh, kw) as a heat map centred on 0 with its numbers (legible on dark cells).
+
+    Returns the ``AxesImage``.
+    """
+    kernel = check_array("kernel", kernel, ndim=2)
+    im = show_array(ax, kernel, title, cmap="RdBu_r", symmetric=True)
+    if annotate:
+        bound = float(np.abs(kernel).max()) or 1.0
+        for (r, c), v in np.ndenumerate(kernel):
+            ink = "white" if abs(v) > 0.6 * bound else "black"
+            ax.text(c, r, fmt.format(v), ha="center", va="center", color=ink, fontsize=9)
+    return im
+
+
+def grad_cam_overlay(image, heat, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """Blend a heat map (colour-mapped, scaled to its max) over an image.
+
+    Parameters
+    ----------
+    image : array or Tensor, shape (H, W) or (H, W, 3)
+        Values in [0, 1] (rescale normalised inputs first); gray images are repeated to RGB.
+    heat : array or Tensor, shape (H, W)
+        Non-negative heat map, e.g. one map of :func:`cnncourse.explain.grad_cam`. Scaled by
+        ``1 / heat.max()`` (an all-zero map stays zero).
+    alpha : float
+        Weight of the heat map, in [0, 1].
+    cmap : str
+        A matplotlib colour map.
+
+    Returns
+    -------
+    ndarray of float64, shape (H, W, 3), values in [0, 1]:
+    ``(1 - alpha) * image + alpha * cmap(heat / heat.max())``.
+    """
+    img = check_array("image", image, ndim=(2, 3)).astype(np.float64)
+    hm = check_array("heat", heat, ndim=2).astype(np.float64)
+    if img.ndim == 3 and img.shape[2] != 3:
+        raise ValueError(f"image must be (H, W) or (H, W, 3), got shape {img.shape}")
+    if img.shape[:2] != hm.shape:
+        raise ValueError(f"heat must have the image's size {img.shape[:2]}, got {hm.shape}")
+    if not (np.isfinite(img).all() and np.isfinite(hm).all()):
+        raise ValueError("image and heat must be finite")
+    alpha = check_unit_interval("alpha", alpha)
+    check_choice("cmap", cmap, tuple(matplotlib.colormaps))
+    if hm.min() < 0:
+        raise ValueError(f"heat must be non-negative (apply the ReLU), min is {hm.min():.3g}")
+    peak = hm.max()
+    scaled = hm / peak if peak > 0 else hm
+    colour = matplotlib.colormaps[cmap](scaled)[..., :3]
+    rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+    return np.clip((1 - alpha) * np.clip(rgb, 0, 1) + alpha * colour, 0, 1)
+
+
+# --------------------------------------------------------------------------- training curves
+
+
+def plot_history(history, axes=None, *, title: str | None = None, total_epochs: int | None = None):
+    """Loss and accuracy curves (train and validation) of a training run, on two axes.
+
+    Parameters
+    ----------
+    history : cnncourse.train.History or sequence of dict
+        Per-epoch rows with ``epoch`` and any of ``train_loss``, ``val_loss``,
+        ``train_accuracy``, ``val_accuracy`` (``None`` values are skipped).
+    axes : pair of matplotlib Axes, optional
+        Cleared and redrawn (a live plot reuses them). Default: a new 8 x 3 inch figure.
+    title : str, optional
+        Figure title.
+    total_epochs : int, optional
+        Fix the x-axis to ``1 .. total_epochs`` (so a live plot does not rescale every epoch).
+
+    Returns
+    -------
+    the two Axes (loss, accuracy)
+    """
+    rows = list(getattr(history, "rows", history))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=80)
+    ax_loss, ax_acc = axes
+    for ax in axes:
+        ax.clear()
+    for split, style in (("train", "-o"), ("val", "-s")):
+        for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+            key = f"{split}_{metric}"
+            points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), style, ms=3, label=split)
+    ax_loss.set_title("loss")
+    ax_acc.set_title("accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        if total_epochs:
+            ax.set_xlim(0.5, total_epochs + 0.5)
+        if ax.lines:
+            ax.legend()
+        ax.grid(alpha=0.3)
+    ax_loss.set_ylabel("cross-entropy")
+    ax_acc.set_ylabel("fraction correct")
+    if title:
+        ax_loss.figure.suptitle(title)
+    ax_loss.figure.tight_layout()
+    return axes
+
+
+def offscreen_figure(figsize: tuple[float, float], dpi: int = 72):
+    """A matplotlib Figure on an Agg canvas that pyplot does not know about (never auto-shown)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_png(figure) -> bytes:
+    """The figure rendered as PNG bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def plot_confusion_matrix(
+    cm,
+    ax=None,
+    class_names: list[str] | None = None,
+    normalize: bool = False,
+    title: str = "Confusion matrix",
+    cmap: str = "Blues",
+):
+    """Draw a confusion matrix with counts (or row-normalised rates) written in the cells.
+
+    Parameters
+    ----------
+    cm : array, shape (C, C)
+        From :func:`cnncourse.metrics.confusion_matrix` (rows true, columns predicted).
+    ax : matplotlib Axes, optional
+        Where to draw; a new 4.5 x 4 inch figure if omitted.
+    class_names : list of str, optional
+        Tick labels; default ``0 .. C-1``.
+    normalize : bool
+        Divide each row by its total, so cells show recall per true class.
+    title, cmap : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    m = check_array("cm", cm, ndim=2).astype(np.float64)
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(f"cm must be square, got shape {m.shape}")
+    c = m.shape[0]
+    names = [str(i) for i in range(c)] if class_names is None else [str(n) for n in class_names]
+    if len(names) != c:
+        raise ValueError(f"class_names must have {c} entries, got {len(names)}")
+    if normalize:
+        rows = m.sum(axis=1, keepdims=True)
+        m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4), dpi=80)
+    image = ax.imshow(m, cmap=cmap, vmin=0)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    threshold = m.max() / 2 if m.max() > 0 else 1
+    for i in range(c):
+        for j in range(c):
+            text = f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}"
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7 if c > 6 else 9,
+                color="white" if m[i, j] > threshold else "black",
+            )
+    ax.set_xticks(range(c), names)
+    ax.set_yticks(range(c), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    return ax
+
+
+def draw_boxes(
+    ax,
+    boxes,
+    labels=None,
+    scores=None,
+    color="tab:red",
+    linewidth: float = 1.5,
+    linestyle: str = "-",
+    fontsize: float = 7,
+) -> None:
+    """Draw xyxy boxes (N, 4) on a matplotlib Axes that shows an image with ``imshow``.
+
+    ``imshow`` puts pixel centres at integer coordinates, so a box's pixel edge ``x1`` is drawn
+    at ``x1 - 0.5``. ``labels`` and ``scores`` (optional, one per box) are written above each box;
+    ``color`` is one colour or one per box. Boxes are checked as :mod:`cnncourse.detect` checks
+    them (arrays or tensors; ``x2 >= x1``, ``y2 >= y1``).
+    """
+    from matplotlib.patches import Rectangle
+
+    from .detect import box_convert  # lazy: only the detection chapter needs torch here
+
+    b = np.asarray(box_convert(boxes, "xyxy", "xyxy"), dtype=np.float64).reshape(-1, 4)
+    colors = [color] * len(b) if isinstance(color, str) else list(color)
+    for k, (x1, y1, x2, y2) in enumerate(b):
+        ax.add_patch(
+            Rectangle(
+                (x1 - 0.5, y1 - 0.5),
+                x2 - x1,
+                y2 - y1,
+                fill=False,
+                ec=colors[k],
+                lw=linewidth,
+                ls=linestyle,
+            )
+        )
+        text = []
+        if labels is not None:
+            text.append(str(int(labels[k])))
+        if scores is not None:
+            text.append(f"{float(scores[k]):.2f}")
+        if text:
+            ax.text(x1 - 0.5, y1 - 1.5, " ".join(text), color=colors[k], fontsize=fontsize)

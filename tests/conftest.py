@@ -18,6 +18,21 @@ settings.register_profile("explore", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Opt-in (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): torch on one thread.
+
+    For modules that run thousands of tiny ops, where thread start-up would dominate (and fight
+    the other test processes for the cores).
+    """
+    import torch  # lazily: most test modules never need torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -1,4 +1,5 @@
-"""conv.py proven against numpy, scipy, torch.nn.functional.conv2d, autograd and finite differences."""
+"""conv.py proven against numpy, scipy, torch.nn.functional (conv2d, unfold, fold), autograd
+and finite differences."""
 
 import numpy as np
 import pytest
@@ -92,45 +93,108 @@ def conv_configs(draw):
         padding=(ph, pw),
         dilation=(dh, dw),
         bias=draw(st.booleans()),
+        dtype=draw(st.sampled_from([np.float32, np.float64])),
         seed=draw(st.integers(0, 2**31)),
     )
 
 
 def _tensors(cfg):
     rng = np.random.default_rng(cfg["seed"])
-    x = rng.normal(size=cfg["x_shape"])
-    w = rng.normal(size=cfg["w_shape"])
-    b = rng.normal(size=cfg["w_shape"][0]) if cfg["bias"] else None
+    x = rng.normal(size=cfg["x_shape"]).astype(cfg["dtype"])
+    w = rng.normal(size=cfg["w_shape"]).astype(cfg["dtype"])
+    b = rng.normal(size=cfg["w_shape"][0]).astype(cfg["dtype"]) if cfg["bias"] else None
     return x, w, b
+
+
+def _tolerance(dtype, terms=1):
+    """rtol/atol for a sum of ``terms`` products of standard normal numbers in ``dtype``."""
+    eps = 1e-12 if dtype == np.float64 else 1e-5
+    return dict(rtol=eps, atol=eps * np.sqrt(terms))
+
+
+def _geometry(cfg):
+    return dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
 
 
 @settings(max_examples=300)
 @given(cfg=conv_configs())
 def test_conv2d_matches_torch(cfg):
     x, w, b = _tensors(cfg)
-    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
+    kw = _geometry(cfg)
     ours = conv.conv2d(x, w, b, **kw)
     ref = F.conv2d(
         torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b), **kw
     ).numpy()
     assert ours.shape == ref.shape
-    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10)
+    assert ours.dtype == cfg["dtype"]  # float32 stays float32
+    np.testing.assert_allclose(ours, ref, **_tolerance(cfg["dtype"], w[0].size))
 
 
 @settings(max_examples=200)
 @given(cfg=conv_configs())
 def test_conv2d_backward_matches_autograd(cfg):
     x, w, b = _tensors(cfg)
-    b = np.zeros(w.shape[0]) if b is None else b
-    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
+    b = np.zeros(w.shape[0], dtype=cfg["dtype"]) if b is None else b
+    kw = _geometry(cfg)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     yt = F.conv2d(xt, wt, bt, **kw)
-    grad = np.random.default_rng(cfg["seed"] + 1).normal(size=yt.shape)
+    grad = np.random.default_rng(cfg["seed"] + 1).normal(size=yt.shape).astype(cfg["dtype"])
     yt.backward(torch.from_numpy(grad))
     dx, dw, db = conv.conv2d_backward(grad, x, w, **kw)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(db, bt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert dx.dtype == dw.dtype == db.dtype == cfg["dtype"]
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **_tolerance(cfg["dtype"], w[:, 0].size))
+    n_out = grad[:, 0].size  # dw and db sum over every output position of the batch
+    np.testing.assert_allclose(dw, wt.grad.numpy(), **_tolerance(cfg["dtype"], n_out))
+    np.testing.assert_allclose(db, bt.grad.numpy(), **_tolerance(cfg["dtype"], n_out))
+
+
+@settings(max_examples=200)
+@given(cfg=conv_configs())
+def test_im2col_matches_torch_unfold(cfg):
+    x, w, _ = _tensors(cfg)
+    kernel_size = w.shape[2:]
+    kw = _geometry(cfg)
+    cols = conv.im2col(x, kernel_size, **kw)
+    ref = F.unfold(torch.from_numpy(x), kernel_size, **kw).numpy()
+    assert cols.dtype == x.dtype
+    np.testing.assert_array_equal(cols, ref)  # a pure copy: bit for bit
+
+
+@settings(max_examples=200)
+@given(cfg=conv_configs())
+def test_col2im_matches_torch_fold_and_is_the_adjoint_of_im2col(cfg):
+    x, w, _ = _tensors(cfg)
+    kernel_size, image_size = w.shape[2:], x.shape[2:]
+    kw = _geometry(cfg)
+    shape = conv.im2col(x, kernel_size, **kw).shape
+    cols = np.random.default_rng(cfg["seed"] + 2).normal(size=shape).astype(cfg["dtype"])
+    image = conv.col2im(cols, image_size, kernel_size, **kw)
+    ref = F.fold(torch.from_numpy(cols), image_size, kernel_size, **kw).numpy()
+    assert image.shape == x.shape
+    np.testing.assert_allclose(image, ref, **_tolerance(cfg["dtype"], w[0, 0].size))
+    # <im2col(x), cols> == <x, col2im(cols)>: col2im is the transpose of the linear map im2col.
+    left = float((conv.im2col(x, kernel_size, **kw).astype(np.float64) * cols).sum())
+    right = float((x.astype(np.float64) * image).sum())
+    np.testing.assert_allclose(left, right, **_tolerance(cfg["dtype"], cols.size))
+
+
+def test_sliding_windows_is_a_view_with_the_documented_indexing():
+    x = np.arange(2 * 3 * 9 * 8, dtype=float).reshape(2, 3, 9, 8)
+    windows = conv.sliding_windows(x, (2, 3), stride=(2, 1), dilation=(3, 2))
+    assert windows.shape == (2, 3, 3, 4, 2, 3)  # floor((9 - 4) / 2) + 1, floor((8 - 5) / 1) + 1
+    assert np.shares_memory(windows, x)
+    for n, c, i, j, a, b in np.ndindex(windows.shape):
+        assert windows[n, c, i, j, a, b] == x[n, c, i * 2 + a * 3, j * 1 + b * 2]
+
+
+def test_im2col_worked_example_and_conv2d_as_one_matrix_product():
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    k = np.array([[0.0, 1.0], [2.0, 3.0]])
+    cols = conv.im2col(x, 2)
+    # Column (i, j) is the window at (i, j), read row by row.
+    np.testing.assert_array_equal(cols[0], [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])
+    np.testing.assert_array_equal(k.reshape(1, -1) @ cols[0], [[19, 25, 37, 43]])
+    np.testing.assert_array_equal(conv.conv2d(x, k[None, None])[0, 0], [[19, 25], [37, 43]])
 
 
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (3, 2, 2), (2, 0, 3)])
@@ -172,7 +236,10 @@ def test_conv2d_backward_matches_finite_differences(stride, padding, dilation):
         (dict(x=np.zeros((3, 3, 3))), "x must have 4 dimensions"),
         (dict(weight=np.zeros((2, 3, 3))), "weight must have 4 dimensions"),
         (dict(weight=np.zeros((2, 2, 3, 3))), "input channels"),
-        (dict(weight=np.zeros((2, 1, 7, 3))), "kernel height 7 .* larger than the padded input"),
+        (
+            dict(weight=np.zeros((2, 1, 7, 3))),
+            r"height of x \(shape \(1, 1, 5, 5\)\): kernel_size 7 .* larger than the padded input",
+        ),
         (dict(weight=np.zeros((2, 1, 3, 3)), dilation=4), "dilated to 9"),
         (dict(stride=0), "stride must be >= 1, got 0"),
         (dict(stride=(1, -2)), r"stride\[1\] must be >= 1, got -2"),
@@ -204,6 +271,33 @@ def test_corr2d_and_convolve1d_reject_bad_input():
         conv.convolve1d([1, 2], [1], mode="circular")
     with pytest.raises(ValueError, match="non-empty"):
         conv.convolve1d([], [1])
+
+
+def test_im2col_col2im_sliding_windows_reject_bad_input():
+    with pytest.raises(ValueError, match=r"width of x .* kernel_size 4 \(dilated to 7\)"):
+        conv.sliding_windows(np.zeros((1, 1, 9, 5)), 4, dilation=2)
+    with pytest.raises(ValueError, match="x must have 4 dimensions"):
+        conv.im2col(np.zeros((3, 5, 5)), 3)
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        conv.im2col(np.zeros((1, 1, 5, 5)), 3, padding=-1)
+    with pytest.raises(ValueError, match=r"cols must have shape \(N, C \* 3 \* 3, 3 \* 3\)"):
+        conv.col2im(np.zeros((1, 10, 9)), 5, 3)
+    with pytest.raises(ValueError, match=r"cols must have shape"):
+        conv.col2im(np.zeros((1, 9, 8)), 5, 3)
+    with pytest.raises(ValueError, match="image_size must be >= 1"):
+        conv.col2im(np.zeros((1, 9, 9)), 0, 3)
+    with pytest.raises(ValueError, match="cols must have 3 dimensions"):
+        conv.col2im(np.zeros((9, 9)), 5, 3)
+
+
+def test_conv2d_keeps_float32_and_promotes_mixed_inputs():
+    x = np.ones((1, 2, 4, 4), dtype=np.float32)
+    w32, w64 = np.ones((3, 2, 3, 3), dtype=np.float32), np.ones((3, 2, 3, 3))
+    assert conv.conv2d(x, w32, np.ones(3, dtype=np.float32)).dtype == np.float32
+    assert conv.conv2d(x, w64).dtype == np.float64
+    y = conv.conv2d(x, w32, np.ones(3))  # a float64 bias promotes, as numpy would
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, np.full((1, 3, 2, 2), 19.0))
 
 
 def test_conv2d_backward_rejects_wrong_grad_shape():

@@ -1,4 +1,4 @@
-"""cnncourse.datasets: the Dataset wrapper and the torch-op augmentations.
+"""cnncourse.datasets (the Dataset wrapper, loaders) and cnncourse.transforms (torch-op augmentations).
 
 References: the geometric transforms against scikit-image's warp/rotate (bilinear, constant
 fill), the colour transforms against PIL's ImageEnhance, the bundled split against
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageEnhance
 
-from cnncourse import data, datasets
+from cnncourse import data, datasets, transforms
 
 FAST = settings(max_examples=30, deadline=None)
 
@@ -190,7 +190,7 @@ def test_random_crop_returns_a_window_of_the_padded_image(seed, n, c, h, w, padd
     tw = draw.draw(st.integers(1, w + 2 * padding))
     x = _images(seed, n, c, h, w)
     torch.manual_seed(seed)
-    out = datasets.RandomCrop((th, tw), padding=padding, fill=-1.0)(x)
+    out = transforms.RandomCrop((th, tw), padding=padding, fill=-1.0)(x)
     assert out.shape == (n, c, th, tw)
     padded = torch.nn.functional.pad(x, (padding,) * 4, value=-1.0)
     for i in range(n):
@@ -203,13 +203,13 @@ def test_random_crop_shifts_vary_per_image_and_single_images_work():
     torch.manual_seed(0)
     x = torch.zeros(64, 1, 5, 5)
     x[:, :, 2, 2] = 1.0  # one bright pixel in the centre
-    out = datasets.RandomCrop(5, padding=2)(x)
+    out = transforms.RandomCrop(5, padding=2)(x)
     positions = {tuple(torch.nonzero(o[0])[0].tolist()) for o in out}
     assert len(positions) > 10  # shifts of -2..2 in both directions
     assert all(0 <= r < 5 and 0 <= c < 5 for r, c in positions)
-    single = datasets.RandomCrop(5, padding=2)(x[0])
+    single = transforms.RandomCrop(5, padding=2)(x[0])
     assert single.shape == (1, 5, 5) and float(single.sum()) == 1.0
-    np.testing.assert_array_equal(datasets.RandomCrop(5)(x[0]).numpy(), x[0].numpy())
+    np.testing.assert_array_equal(transforms.RandomCrop(5)(x[0]).numpy(), x[0].numpy())
 
 
 # --------------------------------------------------------------------------- flips
@@ -217,10 +217,10 @@ def test_random_crop_shifts_vary_per_image_and_single_images_work():
 
 def test_horizontal_flip_probabilities():
     x = _images(1, 200, 2, 4, 5)
-    torch.testing.assert_close(datasets.RandomHorizontalFlip(p=1.0)(x), x.flip(-1))
-    torch.testing.assert_close(datasets.RandomHorizontalFlip(p=0.0)(x), x)
+    torch.testing.assert_close(transforms.RandomHorizontalFlip(p=1.0)(x), x.flip(-1))
+    torch.testing.assert_close(transforms.RandomHorizontalFlip(p=0.0)(x), x)
     torch.manual_seed(0)
-    out = datasets.RandomHorizontalFlip(p=0.5)(x)
+    out = transforms.RandomHorizontalFlip(p=0.5)(x)
     flipped = (out == x.flip(-1)).flatten(1).all(1)
     kept = (out == x).flatten(1).all(1)
     assert bool((flipped | kept).all())
@@ -257,7 +257,7 @@ def test_affine_warp_matches_skimage(seed, h, w, degrees, scale, tx, ty, fill):
     rad = np.deg2rad(degrees)
     c, s = scale * np.cos(rad), scale * np.sin(rad)
     matrix = np.array([[c, s, tx], [-s, c, ty]])
-    ours = datasets.RandomAffine.warp(
+    ours = transforms.RandomAffine.warp(
         torch.tensor(img, dtype=torch.float64)[None, None], torch.tensor(matrix)[None], fill
     )[0, 0].numpy()
     np.testing.assert_allclose(ours, _skimage_warp(img, matrix, fill), atol=1e-9)
@@ -267,12 +267,12 @@ def test_rotation_direction_matches_rot90_and_skimage():
     x = _images(0, 1, 2, 7, 7)
     quarter = torch.tensor([[[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]])
     torch.testing.assert_close(
-        datasets.RandomAffine.warp(x, quarter), torch.rot90(x, 1, (-2, -1)), atol=1e-5, rtol=0
+        transforms.RandomAffine.warp(x, quarter), torch.rot90(x, 1, (-2, -1)), atol=1e-5, rtol=0
     )
     img = x[0, 0].double().numpy()
     rad = np.deg2rad(25)
     m = torch.tensor([[[np.cos(rad), np.sin(rad), 0], [-np.sin(rad), np.cos(rad), 0]]])
-    ours = datasets.RandomAffine.warp(torch.tensor(img)[None, None], m)[0, 0].numpy()
+    ours = transforms.RandomAffine.warp(torch.tensor(img)[None, None], m)[0, 0].numpy()
     np.testing.assert_allclose(
         ours, skt.rotate(img, 25, order=1, mode="constant", clip=False), atol=1e-9
     )
@@ -280,16 +280,16 @@ def test_rotation_direction_matches_rot90_and_skimage():
 
 def test_random_affine_draws_within_its_ranges():
     torch.manual_seed(0)
-    t = datasets.RandomAffine(degrees=15, translate=(0.1, 0.2), scale=(0.8, 1.2))
+    t = transforms.RandomAffine(degrees=15, translate=(0.1, 0.2), scale=(0.8, 1.2))
     m = t.sample_matrices(500, height=20, width=30).double()
     scale = torch.sqrt(m[:, 0, 0] ** 2 + m[:, 0, 1] ** 2)
     angle = torch.rad2deg(torch.atan2(m[:, 0, 1], m[:, 0, 0]))
     assert scale.min() >= 0.8 - 1e-6 and scale.max() <= 1.2 + 1e-6
     assert angle.abs().max() <= 15 + 1e-4 and angle.abs().max() > 13
     assert m[:, 0, 2].abs().max() <= 3 + 1e-6 and m[:, 1, 2].abs().max() <= 4 + 1e-6
-    identity = datasets.RandomAffine()(_images(0, 3, 1, 6, 6))
+    identity = transforms.RandomAffine()(_images(0, 3, 1, 6, 6))
     torch.testing.assert_close(identity, _images(0, 3, 1, 6, 6), atol=1e-6, rtol=0)
-    rot = datasets.RandomRotation(30)
+    rot = transforms.RandomRotation(30)
     assert rot.degrees == 30 and rot.translate is None and rot.scale is None
 
 
@@ -315,7 +315,7 @@ def test_color_adjustments_match_pil_image_enhance(seed, factor, kind):
     }
     expected = np.asarray(enhancer[kind](_pil(rgb)).enhance(factor), dtype=np.float64) / 255
     x = torch.tensor(rgb, dtype=torch.float64).permute(2, 0, 1)[None]
-    ours = datasets.ColorJitter.adjust(x, **{kind: torch.tensor([factor], dtype=torch.float64)})
+    ours = transforms.ColorJitter.adjust(x, **{kind: torch.tensor([factor], dtype=torch.float64)})
     # PIL works on uint8 (rounds the grey levels and the result): within 2 grey levels.
     np.testing.assert_allclose(ours[0].permute(1, 2, 0).numpy(), expected, atol=2.01 / 255)
 
@@ -323,17 +323,17 @@ def test_color_adjustments_match_pil_image_enhance(seed, factor, kind):
 def test_color_jitter_factors_stay_in_range_and_keep_images_valid():
     torch.manual_seed(0)
     grey = torch.full((300, 1, 2, 2), 0.5)
-    out = datasets.ColorJitter(brightness=0.4)(grey)
+    out = transforms.ColorJitter(brightness=0.4)(grey)
     levels = out[:, 0, 0, 0]
     assert levels.min() >= 0.3 - 1e-6 and levels.max() <= 0.7 + 1e-6 and levels.std() > 0.05
     rgb = _images(2, 20, 3, 5, 5)
-    jittered = datasets.ColorJitter(0.5, 0.5, 0.5)(rgb)
+    jittered = transforms.ColorJitter(0.5, 0.5, 0.5)(rgb)
     assert jittered.shape == rgb.shape and jittered.min() >= 0 and jittered.max() <= 1
-    torch.testing.assert_close(datasets.ColorJitter()(rgb), rgb)
-    no_colour = datasets.ColorJitter.adjust(rgb, saturation=torch.zeros(20))
+    torch.testing.assert_close(transforms.ColorJitter()(rgb), rgb)
+    no_colour = transforms.ColorJitter.adjust(rgb, saturation=torch.zeros(20))
     torch.testing.assert_close(no_colour[:, 0], no_colour[:, 1])
     with pytest.raises(ValueError, match="saturation needs RGB"):
-        datasets.ColorJitter.adjust(rgb[:, :1], saturation=torch.ones(20))
+        transforms.ColorJitter.adjust(rgb[:, :1], saturation=torch.ones(20))
 
 
 # --------------------------------------------------------------------------- erasing
@@ -344,7 +344,7 @@ def test_color_jitter_factors_stay_in_range_and_keep_images_valid():
 def test_random_erasing_blanks_one_rectangle_per_image(seed, n, h, w):
     x = _images(seed, n, 2, h, w) + 1.0  # all pixels > 0, so erased ones (0) are recognisable
     torch.manual_seed(seed)
-    t = datasets.RandomErasing(p=1.0, scale=(0.05, 0.3), value=0.0)
+    t = transforms.RandomErasing(p=1.0, scale=(0.05, 0.3), value=0.0)
     out = t(x)
     for i in range(n):
         erased = out[i] == 0
@@ -359,13 +359,13 @@ def test_random_erasing_blanks_one_rectangle_per_image(seed, n, h, w):
 
 def test_random_erasing_probability_and_area():
     torch.manual_seed(0)
-    masks = datasets.RandomErasing(p=0.5, scale=(0.1, 0.2), ratio=(1.0, 1.0)).masks(400, 30, 30)
+    masks = transforms.RandomErasing(p=0.5, scale=(0.1, 0.2), ratio=(1.0, 1.0)).masks(400, 30, 30)
     hit = masks.flatten(1).any(1)
     assert 150 < int(hit.sum()) < 250
     area = masks.flatten(1).sum(1)[hit].double() / 900
     assert area.min() >= 0.08 and area.max() <= 0.22  # rounding to whole pixels
     torch.testing.assert_close(
-        datasets.RandomErasing(p=0.0)(_images(0, 3, 1, 5, 5)), _images(0, 3, 1, 5, 5)
+        transforms.RandomErasing(p=0.0)(_images(0, 3, 1, 5, 5)), _images(0, 3, 1, 5, 5)
     )
 
 
@@ -383,12 +383,12 @@ def test_compose_and_default_augmentations_keep_shapes():
         aug = datasets.default_augmentation(name)
         assert aug(x).shape == x.shape and aug(x[0]).shape == x[0].shape
     calls = []
-    chain = datasets.Compose(
+    chain = transforms.Compose(
         [lambda v: calls.append("a") or v + 1, lambda v: calls.append("b") or v * 2]
     )
     assert float(chain(torch.zeros(1, 1, 1))) == 2.0 and calls == ["a", "b"]
     assert not any(
-        isinstance(t, datasets.RandomHorizontalFlip)
+        isinstance(t, transforms.RandomHorizontalFlip)
         for t in datasets.default_augmentation("mnist").transforms
     )
 
@@ -396,24 +396,30 @@ def test_compose_and_default_augmentations_keep_shapes():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: datasets.RandomCrop(0), ValueError, "size"),
-        (lambda: datasets.RandomCrop(4, padding=-1), ValueError, "padding"),
-        (lambda: datasets.RandomCrop(9)(torch.zeros(1, 4, 4)), ValueError, "size must be <="),
-        (lambda: datasets.RandomCrop(2)(torch.zeros(4, 4)), ValueError, "x must have shape"),
+        (lambda: transforms.RandomCrop(0), ValueError, "size"),
+        (lambda: transforms.RandomCrop(4, padding=-1), ValueError, "padding"),
+        (lambda: transforms.RandomCrop(9)(torch.zeros(1, 4, 4)), ValueError, "size must be <="),
+        (lambda: transforms.RandomCrop(2)(torch.zeros(4, 4)), ValueError, "x must have shape"),
         (
-            lambda: datasets.RandomCrop(2)(torch.zeros(1, 4, 4, dtype=torch.uint8)),
+            lambda: transforms.RandomCrop(2)(torch.zeros(1, 4, 4, dtype=torch.uint8)),
             TypeError,
             "float",
         ),
-        (lambda: datasets.RandomCrop(2)(np.zeros((1, 4, 4))), TypeError, "torch.Tensor"),
-        (lambda: datasets.RandomHorizontalFlip(p=1.5), ValueError, "p must be a probability"),
-        (lambda: datasets.RandomAffine(degrees=-5), ValueError, "degrees"),
-        (lambda: datasets.RandomAffine(translate=(0.1,)), ValueError, "translate"),
-        (lambda: datasets.RandomAffine(scale=(1.2, 0.8)), ValueError, "scale"),
-        (lambda: datasets.ColorJitter(brightness=-1), ValueError, "brightness"),
-        (lambda: datasets.RandomErasing(scale=(0.5, 0.1)), ValueError, "scale"),
-        (lambda: datasets.RandomErasing(ratio=(0, 1)), ValueError, "ratio"),
-        (lambda: datasets.Compose([1]), TypeError, r"transforms\[0\]"),
+        (lambda: transforms.RandomCrop(2)(np.zeros((1, 4, 4))), TypeError, "torch.Tensor"),
+        (lambda: transforms.RandomHorizontalFlip(p=1.5), ValueError, r"p must be in \[0, 1\]"),
+        (lambda: transforms.RandomHorizontalFlip(p=True), TypeError, "p must be a real number"),
+        (lambda: transforms.RandomAffine(degrees=200), ValueError, "degrees"),
+        (lambda: transforms.RandomCrop(4, fill=float("nan")), ValueError, "fill"),
+        (lambda: transforms.ColorJitter(contrast="0.5"), TypeError, "contrast"),
+        (lambda: transforms.RandomErasing(value=None), TypeError, "value"),
+        (lambda: datasets.make_loader([], shuffle=1), TypeError, "shuffle"),
+        (lambda: transforms.RandomAffine(degrees=-5), ValueError, "degrees"),
+        (lambda: transforms.RandomAffine(translate=(0.1,)), ValueError, "translate"),
+        (lambda: transforms.RandomAffine(scale=(1.2, 0.8)), ValueError, "scale"),
+        (lambda: transforms.ColorJitter(brightness=-1), ValueError, "brightness"),
+        (lambda: transforms.RandomErasing(scale=(0.5, 0.1)), ValueError, "scale"),
+        (lambda: transforms.RandomErasing(ratio=(0, 1)), ValueError, "ratio"),
+        (lambda: transforms.Compose([1]), TypeError, r"transforms\[0\]"),
     ],
 )
 def test_bad_transform_arguments(call, error, match):

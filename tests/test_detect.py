@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from cnncourse import detect
+from cnncourse import detect, viz
 
 # --------------------------------------------------------------------------- helpers
 
@@ -219,6 +219,33 @@ def test_nms_properties(seed, n, thr):
     assert np.all(kept[~np.eye(len(keep), dtype=bool)] <= thr)  # survivors do not overlap
     for i in set(range(n)) - set(keep.tolist()):  # every dropped box has a better suppressor
         assert any(iou[i, k] > thr and scores[k] >= scores[i] for k in keep)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 30), thr=st.floats(0, 1))
+def test_nms_steps_are_the_decisions_of_nms(seed, n, thr):
+    rng = np.random.default_rng(seed)
+    boxes, scores = rand_boxes(rng, n, size=30), rng.integers(0, 5, n) / 4  # ties included
+    steps = detect.nms_steps(boxes, scores, thr)
+    assert [step.kept for step in steps] == nms_brute_force(boxes.tolist(), scores.tolist(), thr)
+    decided = [step.kept for step in steps] + [i for step in steps for i in step.suppressed]
+    assert sorted(decided) == list(range(n))  # every box is decided exactly once
+    for step in steps:
+        for i, v in zip(step.suppressed, step.ious, strict=True):
+            assert v > thr and v == pytest.approx(iou_scalar(boxes[step.kept], boxes[i]))
+            assert (scores[step.kept], -step.kept) >= (scores[i], -i)  # a better box suppresses
+
+
+def test_nms_steps_hand_case_and_errors():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40], [0, 0, 10, 9]], float)
+    steps = detect.nms_steps(boxes, np.array([0.9, 0.8, 0.7, 0.95]), 0.5)
+    assert [(s.kept, s.suppressed) for s in steps] == [(3, (0, 1)), (2, ())]
+    assert steps[0].ious == pytest.approx((0.9, 72 / 118))  # 90/100 and 72/(90 + 100 - 72)
+    assert detect.nms_steps(np.zeros((0, 4)), np.zeros(0), 0.5) == []
+    with pytest.raises(ValueError, match=r"iou_threshold must be in \[0, 1\]"):
+        detect.nms_steps(boxes, np.zeros(4), 1.5)
+    with pytest.raises(ValueError, match=r"scores must have shape \(4,\)"):
+        detect.nms_steps(boxes, np.zeros(3), 0.5)
 
 
 def test_batched_nms_is_nms_per_class():
@@ -640,7 +667,7 @@ def test_draw_boxes_puts_rectangles_on_pixel_edges():
 
     fig, ax = plt.subplots()
     ax.imshow(np.zeros((8, 8)))
-    detect.draw_boxes(
+    viz.draw_boxes(
         ax, [[1, 2, 4, 7], [0, 0, 1, 1]], labels=[3, 5], scores=[0.9, 0.25], color=["r", "b"]
     )
     rects = ax.patches

@@ -56,5 +56,7 @@ def test_seed_everything_repeats_random_streams():
     b = (np.random.rand(3), torch.rand(3))  # noqa: NPY002
     np.testing.assert_array_equal(a[0], b[0])
     assert torch.equal(a[1], b[1])
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
         train.seed_everything(-1)
+    with pytest.raises(TypeError, match="seed must be an integer, got 1.5"):
+        train.seed_everything(1.5)

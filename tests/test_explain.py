@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnncourse import explain
+from cnncourse import explain, viz
 
 # captum warns that it had to set requires_grad on our inputs; that is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor .* did not already require gradients")
@@ -356,24 +356,20 @@ def test_grad_cam_overlay():
     img = np.linspace(0, 1, 12 * 10).reshape(12, 10)
     heat = np.zeros((12, 10))
     heat[3:6, 4:8] = 2.0
-    out = explain.grad_cam_overlay(img, heat, alpha=0.4)
+    out = viz.grad_cam_overlay(img, heat, alpha=0.4)
     assert out.shape == (12, 10, 3) and out.min() >= 0 and out.max() <= 1
-    np.testing.assert_allclose(
-        explain.grad_cam_overlay(img, heat, alpha=0.0), np.stack([img] * 3, 2)
-    )
+    np.testing.assert_allclose(viz.grad_cam_overlay(img, heat, alpha=0.0), np.stack([img] * 3, 2))
     import matplotlib
 
     jet = matplotlib.colormaps["jet"]
-    full = explain.grad_cam_overlay(img, heat, alpha=1.0)
+    full = viz.grad_cam_overlay(img, heat, alpha=1.0)
     np.testing.assert_allclose(full[4, 5], jet(1.0)[:3])
     np.testing.assert_allclose(full[0, 0], jet(0.0)[:3])
     # scale-free: twice the heat, same picture; RGB image input works too
-    np.testing.assert_allclose(
-        explain.grad_cam_overlay(img, 2 * heat), explain.grad_cam_overlay(img, heat)
-    )
+    np.testing.assert_allclose(viz.grad_cam_overlay(img, 2 * heat), viz.grad_cam_overlay(img, heat))
     rgb = np.stack([img, img * 0, img], 2)
-    assert explain.grad_cam_overlay(rgb, heat).shape == (12, 10, 3)
-    assert np.all(explain.grad_cam_overlay(img, np.zeros((12, 10)), alpha=0.5)[..., 0] <= 1)
+    assert viz.grad_cam_overlay(rgb, heat).shape == (12, 10, 3)
+    assert np.all(viz.grad_cam_overlay(img, np.zeros((12, 10)), alpha=0.5)[..., 0] <= 1)
 
 
 # ----------------------------------------------------------------------------- feature maps
@@ -575,6 +571,12 @@ def test_randomized_copy():
         ),
         (lambda m, x: explain.saliency(m, x, 0, noise=0), ValueError, "noise"),
         (lambda m, x: explain.saliency(m, x, 0, absolute=1), TypeError, "absolute"),
+        (lambda m, x: explain.grad_cam(m, x, 0, "0", relu="yes"), TypeError, "relu"),
+        (
+            lambda m, x: explain.integrated_gradients(m, x, 0, baseline=float("inf")),
+            ValueError,
+            "baseline must be a finite number",
+        ),
         (lambda m, x: explain.saliency(m, x[0, 0, 0, 0], 0), ValueError, "x"),
         (lambda m, x: explain.saliency(m, x * np.nan, 0), ValueError, "x"),
         (lambda m, x: explain.integrated_gradients(m, x, 0, steps=0), ValueError, "steps"),
@@ -613,6 +615,11 @@ def test_randomized_copy():
             "l2",
         ),
         (
+            lambda m, x: explain.activation_maximization(m, "3", 0, (1, 12, 12), tv=True),
+            TypeError,
+            "tv",
+        ),
+        (
             lambda m, x: explain.activation_maximization(m, "3", 0, (1, 12, 12), lr=0),
             ValueError,
             "lr",
@@ -625,27 +632,32 @@ def test_randomized_copy():
         ),
         (lambda m, x: explain.randomized_copy(m, ["2"]), ValueError, "layers"),
         (
-            lambda m, x: explain.grad_cam_overlay(np.zeros((4, 4)), np.zeros((4, 5))),
+            lambda m, x: viz.grad_cam_overlay(np.zeros((4, 4)), np.zeros((4, 5))),
             ValueError,
             "heat",
         ),
         (
-            lambda m, x: explain.grad_cam_overlay(np.zeros((4, 4)), -np.ones((4, 4))),
+            lambda m, x: viz.grad_cam_overlay(np.zeros((4, 4)), -np.ones((4, 4))),
             ValueError,
             "heat",
         ),
         (
-            lambda m, x: explain.grad_cam_overlay(np.zeros((4, 4)), np.ones((4, 4)), alpha=2),
+            lambda m, x: viz.grad_cam_overlay(np.zeros((4, 4)), np.ones((4, 4)), alpha=2),
             ValueError,
             "alpha",
         ),
         (
-            lambda m, x: explain.grad_cam_overlay(np.zeros((4, 4, 2)), np.ones((4, 4))),
+            lambda m, x: viz.grad_cam_overlay(np.zeros((4, 4)), np.ones((4, 4)), alpha=True),
+            TypeError,
+            "alpha",
+        ),
+        (
+            lambda m, x: viz.grad_cam_overlay(np.zeros((4, 4, 2)), np.ones((4, 4))),
             ValueError,
             "image",
         ),
         (
-            lambda m, x: explain.grad_cam_overlay(np.zeros((4, 4)), np.ones((4, 4)), cmap="nope"),
+            lambda m, x: viz.grad_cam_overlay(np.zeros((4, 4)), np.ones((4, 4)), cmap="nope"),
             ValueError,
             "cmap",
         ),

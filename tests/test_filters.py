@@ -364,6 +364,34 @@ def test_difference_of_gaussians_matches_skimage():
         )
 
 
+@pytest.mark.parametrize("boundary", ["reflect", "nearest", "wrap", "constant"])
+@pytest.mark.parametrize(("sigma", "amount"), [(1.0, 1.0), (2.5, 0.5), (0.7, -0.5)])
+def test_unsharp_kernel_is_unsharp_mask_in_one_correlation(sigma, amount, boundary):
+    img = rand((40, 35))
+    k = filters.unsharp_kernel(sigma, amount)
+    r = int(4 * sigma + 0.5)
+    assert k.shape == (2 * r + 1, 2 * r + 1) and k.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(
+        filters.filter2d(img, k, boundary),
+        filters.unsharp_mask(img, sigma, amount, boundary),
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "nearest", "wrap", "constant"])
+@pytest.mark.parametrize(("low", "high"), [(1.0, None), (1.0, 3.0), (2.0, 2.5)])
+def test_dog_kernel_is_difference_of_gaussians_in_one_correlation(low, high, boundary):
+    img = rand((40, 35))
+    k = filters.dog_kernel(low, high)
+    r = int(4 * (1.6 * low if high is None else high) + 0.5)
+    assert k.shape == (2 * r + 1, 2 * r + 1) and k.sum() == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(
+        filters.filter2d(img, k, boundary),
+        filters.difference_of_gaussians(img, low, high, boundary),
+        atol=1e-12,
+    )
+
+
 # ----------------------------------------------------------------------------- bad inputs
 
 
@@ -415,5 +443,13 @@ def test_bad_arguments_raise():
         filters.difference_of_gaussians(img, 2.0, 1.0)
     with pytest.raises(TypeError, match="amount"):
         filters.unsharp_mask(img, 1.0, amount="lots")
+    with pytest.raises(ValueError, match="amount must be a finite number"):
+        filters.unsharp_kernel(1.0, amount=float("inf"))
+    with pytest.raises(TypeError, match="amount"):
+        filters.unsharp_kernel(1.0, amount=True)
+    with pytest.raises(ValueError, match="high_sigma must be larger than low_sigma"):
+        filters.dog_kernel(2.0, 1.0)
+    with pytest.raises(ValueError, match="low_sigma"):
+        filters.dog_kernel(0.0)
     with pytest.raises(ValueError, match="larger than image"):
         filters.fft_filter2d(rand((3, 3)), np.ones((4, 1)))

@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnncourse import metrics
+from cnncourse import metrics, viz
 
 
 @st.composite
@@ -105,10 +105,10 @@ def test_classification_report_lists_every_class():
 
 def test_plot_confusion_matrix_writes_counts_and_rates():
     cm = np.array([[3, 1], [0, 4]])
-    ax = metrics.plot_confusion_matrix(cm, class_names=["cat", "dog"])
+    ax = viz.plot_confusion_matrix(cm, class_names=["cat", "dog"])
     assert [t.get_text() for t in ax.texts] == ["3", "1", "0", "4"]
     assert ax.get_xlabel() == "predicted class" and ax.get_title() == "Confusion matrix"
-    ax2 = metrics.plot_confusion_matrix(cm, normalize=True)
+    ax2 = viz.plot_confusion_matrix(cm, normalize=True)
     assert [t.get_text() for t in ax2.texts] == ["0.75", "0.25", "0.00", "1.00"]
     plt.close("all")
 
@@ -137,7 +137,7 @@ def test_plot_confusion_matrix_writes_counts_and_rates():
         ),
         (lambda: metrics.most_confused(np.zeros((2, 3))), ValueError, "cm must be square"),
         (
-            lambda: metrics.plot_confusion_matrix(np.eye(2), class_names=["a"]),
+            lambda: viz.plot_confusion_matrix(np.eye(2), class_names=["a"]),
             ValueError,
             "class_names",
         ),

@@ -134,6 +134,23 @@ def test_lenet5_closed_form_count_and_shapes(num_classes, in_channels):
     assert modern(torch.zeros(2, in_channels, 28, 28)).shape == (2, num_classes)
 
 
+@pytest.mark.parametrize("size", [32, 33, 40, 64])
+def test_lenet5_input_size_sizes_f6(size):
+    model = models.lenet5(input_size=size)
+    c5 = ((size - 4) // 2 - 4) // 2 - 4  # C1, S2, C3, S4, C5 by hand
+    assert model.F6.in_features == 120 * c5 * c5
+    assert model(torch.zeros(1, 1, size, size)).shape == (1, 10)
+    if size == 32:  # the default is the paper's network
+        assert n_params(model) == n_params(models.lenet5()) == 61_706
+
+
+def test_lenet5_input_size_rejects_too_small_inputs():
+    with pytest.raises(ValueError, match="kernel_size 5"):
+        models.lenet5(input_size=31)
+    with pytest.raises(TypeError, match="input_size"):
+        models.lenet5(input_size=32.0)
+
+
 def test_lenet5_layer_shapes_follow_the_paper():
     model = models.lenet5()
     names = ["C1", "S2", "C3", "S4", "C5", "F6"]
@@ -216,6 +233,15 @@ def test_vgg_matches_closed_form(name):
     assert n_conv + 3 == int(name[3:])  # VGG-N has N weight layers
     model = on_meta(getattr(models, name), num_classes=7, in_channels=2, batch_norm=True)
     assert n_params(model) == vgg_closed_form(config, 7, 2, batch_norm=True)
+
+
+@pytest.mark.parametrize("size, final", [(224, 7), (32, 1), (100, 3), (64, 2)])
+def test_vgg_input_size_sizes_fc6(size, final):
+    model = on_meta(vgg_module.vgg_from_config, vgg_module.CONFIGS["vgg11"], 5, input_size=size)
+    assert model.fc6.in_features == 512 * final * final
+    assert model(torch.zeros(1, 3, size, size, device="meta")).shape == (1, 5)
+    with pytest.raises(ValueError, match="kernel_size 2"):
+        vgg_module.vgg_from_config(vgg_module.CONFIGS["vgg11"], input_size=31)
 
 
 def test_vgg16_stage_shapes_and_fc6_share():

@@ -299,6 +299,75 @@ def test_adaptive_pooling_matches_torch_forward_indices_and_autograd(
     )
 
 
+@settings(max_examples=300)
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 40), st.integers(1, 40)),
+    output_size=st.tuples(st.integers(1, 20), st.integers(1, 20)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    special=st.sampled_from([None, np.inf, -np.inf, np.nan]),
+    special_in_grad=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_adaptive_avg_pool2d_matches_torch_for_any_sizes_dtypes_and_special_values(
+    shape, output_size, dtype, special, special_in_grad, seed
+):
+    """Sizes that do or do not divide (windows of two lengths, overlapping, repeated inputs);
+    an inf or nan must stay inside the windows that contain it, forward and backward."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape).astype(dtype)
+    g = rng.normal(size=shape[:2] + output_size).astype(dtype)
+    if special is not None:
+        target, where = (g, g.shape) if special_in_grad else (x, shape)
+        target[tuple(int(rng.integers(0, n)) for n in where)] = special
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = F.adaptive_avg_pool2d(xt, output_size)
+    y = pooling.adaptive_avg_pool2d(x, output_size)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, ref.detach().numpy(), **tol)  # nan and inf in the same places
+    ref.backward(torch.from_numpy(g))
+    dx = pooling.adaptive_avg_pool2d_backward(g, x)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+
+
+@settings(max_examples=200)
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 40), st.integers(1, 40)),
+    output_size=st.tuples(st.integers(1, 20), st.integers(1, 20)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**31),
+    ties=st.booleans(),
+)
+def test_adaptive_max_pool2d_matches_torch_for_any_sizes_and_dtypes(
+    shape, output_size, dtype, seed, ties
+):
+    x = _inputs(shape, seed, ties).astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    ref, ref_idx = F.adaptive_max_pool2d(xt, output_size, return_indices=True)
+    y, idx = pooling.adaptive_max_pool2d(x, output_size, return_indices=True)
+    assert y.dtype == dtype and idx.dtype == np.int64
+    np.testing.assert_array_equal(y, ref.detach().numpy())
+    np.testing.assert_array_equal(idx, ref_idx.numpy())  # ties: the first in row-major order
+    g = np.random.default_rng(seed + 1).normal(size=y.shape).astype(dtype)
+    ref.backward(torch.from_numpy(g))
+    # Overlapping windows add their gradients; float32 sums in another order differ in the last bit.
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(
+        pooling.adaptive_max_pool2d_backward(g, x), xt.grad.numpy(), rtol=rtol, atol=rtol
+    )
+
+
+def test_adaptive_avg_pool2d_is_rows_times_x_times_cols():
+    # 5 -> 3 along the height: windows [0, 2), [1, 4), [3, 5) overlap and differ in length.
+    x = np.arange(5 * 4, dtype=float).reshape(1, 1, 5, 4)
+    rows = np.array([[1 / 2, 1 / 2, 0, 0, 0], [0, 1 / 3, 1 / 3, 1 / 3, 0], [0, 0, 0, 1 / 2, 1 / 2]])
+    cols = np.full((1, 4), 1 / 4)
+    np.testing.assert_allclose(
+        pooling.adaptive_avg_pool2d(x, (3, 1))[0, 0], rows @ x[0, 0] @ cols.T
+    )
+
+
 @settings(max_examples=100)
 @given(
     shape=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 9), st.integers(1, 9)),
@@ -392,6 +461,12 @@ X = np.zeros((1, 1, 4, 4))
         (lambda: pooling.max_pool2d(X, 2.0), TypeError, "kernel_size"),
         (lambda: pooling.max_pool2d(X, 2, ceil_mode="yes"), TypeError, "ceil_mode"),
         (lambda: pooling.avg_pool2d(X, 2, count_include_pad=None), TypeError, "count_include_pad"),
+        (lambda: pooling.max_pool2d(X, 2, return_indices=1), TypeError, "return_indices"),
+        (
+            lambda: pooling.max_pool2d(X, 2, ceil_mode=0),
+            TypeError,
+            "ceil_mode must be True or False",
+        ),
         (lambda: pooling.max_pool2d(np.zeros((4, 4)), 2), ValueError, "x"),
         (lambda: pooling.max_pool2d(np.zeros((1, 1, 0, 4)), 1), ValueError, "x"),
         (lambda: pooling.max_pool2d(np.array([["a"]]), 1), TypeError, "x"),

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from cnncourse import segment
+from cnncourse import metrics, segment
 
 
 @settings(max_examples=200, deadline=None)
@@ -21,25 +21,29 @@ def test_metrics_equal_scikit_learn(seed, shape, k):
     target = rng.integers(0, k, shape)
     pred = np.where(rng.random(shape) < 0.6, target, rng.integers(0, k, shape))
     labels = list(range(k))
-    c = segment.confusion_matrix(pred, target, k)
+    c = segment.confusion_matrix(target, pred, k)
     np.testing.assert_array_equal(
         c, skm.confusion_matrix(target.ravel(), pred.ravel(), labels=labels)
     )
-    assert segment.pixel_accuracy(pred, target) == pytest.approx(
+    np.testing.assert_array_equal(c, metrics.confusion_matrix(target.ravel(), pred.ravel(), k))
+    assert segment.pixel_accuracy(target, pred) == pytest.approx(
         skm.accuracy_score(target.ravel(), pred.ravel())
     )
     kw = {"labels": labels, "average": None, "zero_division": 0}
     present = np.isin(labels, np.concatenate([pred.ravel(), target.ravel()]))
-    iou = segment.iou_per_class(pred, target, k)
+    iou = segment.iou_per_class(target, pred, k)
     np.testing.assert_array_equal(np.isnan(iou), ~present)  # absent classes: NaN
     sk_iou = skm.jaccard_score(target.ravel(), pred.ravel(), **kw)
     np.testing.assert_allclose(iou[present], sk_iou[present])
-    dice = segment.dice_per_class(pred, target, k)
+    dice = segment.dice_per_class(target, pred, k)
     sk_dice = skm.f1_score(target.ravel(), pred.ravel(), **kw)
     np.testing.assert_allclose(dice[present], sk_dice[present])
     # the identity Dice = 2 IoU / (1 + IoU), class by class (NaN for absent classes)
     np.testing.assert_allclose(segment.dice_from_iou(iou), dice)
-    assert segment.mean_iou(pred, target, k) == pytest.approx(np.nanmean(iou))
+    assert segment.mean_iou(target, pred, k) == pytest.approx(np.nanmean(iou))
+    # the scores are symmetric: swapping the maps transposes C and changes nothing else
+    np.testing.assert_array_equal(segment.confusion_matrix(pred, target, k), c.T)
+    np.testing.assert_array_equal(segment.iou_per_class(pred, target, k), iou)
 
 
 def test_hand_case_from_the_digest():
@@ -48,10 +52,12 @@ def test_hand_case_from_the_digest():
     pred = np.zeros(100, int)
     target[:50] = 1
     pred[20:60] = 1
-    assert segment.iou_per_class(pred, target, 2)[1] == pytest.approx(0.5)
-    assert segment.dice_per_class(pred, target, 2)[1] == pytest.approx(2 / 3)
+    assert segment.iou_per_class(target, pred, 2)[1] == pytest.approx(0.5)
+    assert segment.dice_per_class(target, pred, 2)[1] == pytest.approx(2 / 3)
     assert segment.dice_from_iou(0.5) == pytest.approx(2 / 3)
-    assert segment.pixel_accuracy(pred, target) == pytest.approx(0.7)
+    assert segment.pixel_accuracy(target, pred) == pytest.approx(0.7)
+    # rows true, columns predicted: 20 true-1 pixels predicted 0, 10 true-0 pixels predicted 1
+    np.testing.assert_array_equal(segment.confusion_matrix(target, pred, 2), [[40, 10], [20, 30]])
     iou = segment.iou_per_class(np.zeros((2, 2), int), np.zeros((2, 2), int), 3)
     assert iou[0] == 1.0 and np.isnan(iou[1:]).all()  # absent classes are NaN, not 0 or 1
     assert (
@@ -64,19 +70,20 @@ def test_hand_case_from_the_digest():
 
 def test_metrics_reject_bad_input():
     with pytest.raises(ValueError, match=r"pred must hold labels in 0\.\.2"):
-        segment.confusion_matrix([0, 3], [0, 1], 3)
+        segment.confusion_matrix([0, 1], [0, 3], 3)
     with pytest.raises(ValueError, match=r"target must hold labels in 0\.\.2"):
-        segment.iou_per_class([0, 1], [0, -1], 3)
-    with pytest.raises(ValueError, match="pred and target must have the same shape"):
+        segment.iou_per_class([0, -1], [0, 1], 3)
+    with pytest.raises(ValueError, match="target and pred must have the same shape"):
         segment.dice_per_class([0, 1], [0, 1, 1], 3)
     with pytest.raises(ValueError, match="pred must hold integer class labels"):
-        segment.confusion_matrix([0.5], [0], 2)
+        segment.confusion_matrix([0], [0.5], 2)
     with pytest.raises(ValueError, match="num_classes must be >= 1"):
         segment.confusion_matrix([0], [0], 0)
     with pytest.raises(ValueError, match=r"iou must be in \[0, 1\]"):
         segment.dice_from_iou([0.5, 1.5])
     with pytest.raises(ValueError, match="at least one pixel"):
         segment.pixel_accuracy([], [])
+    np.testing.assert_array_equal(segment.confusion_matrix([], [], 2), np.zeros((2, 2)))
 
 
 def test_unet_shapes_skips_and_learning():
@@ -108,4 +115,4 @@ def test_unet_shapes_skips_and_learning():
     assert losses[-1] < 0.2 * losses[0]
     with torch.no_grad():  # still in training mode: batch statistics, as during the 100 steps
         pred = net(image).argmax(1)
-    assert segment.pixel_accuracy(pred, target) > 0.95
+    assert segment.pixel_accuracy(target, pred) > 0.95

@@ -1,8 +1,9 @@
-"""Proofs for cnncourse.shapes: every size rule against the shapes real PyTorch layers produce.
+"""Proofs for cnncourse.shapes (and cnncourse.tracer, which reads the same numbers off a model).
 
 The property tests run a tiny 1-channel tensor through ``torch.nn.functional`` with random
 configurations and require the library to give the same size, or to reject exactly the
-configurations PyTorch rejects.
+configurations PyTorch rejects. The tracer's rows are checked against real forward passes and
+against the formulas of ``shapes``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnncourse import shapes
+from cnncourse import shapes, tracer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Thousands of tiny ops: thread start-up would dominate (and fight other processes)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # thousands of tiny torch ops
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +102,19 @@ dilations = st.integers(1, 4)
 @given(n=sizes, k=kernels, s=strides, p=st.integers(0, 6), d=dilations)
 def test_conv_output_size_matches_torch(n, k, s, p, d):
     assert ours(shapes.conv_output_size, n, k, s, p, d) == torch_conv_size(n, k, s, p, d)
+
+
+@settings(max_examples=500, deadline=None)
+@given(n=sizes, k=kernels, s=strides, p=st.integers(0, 6), d=dilations)
+def test_conv_output_terms_is_the_numerator_and_never_raises(n, k, s, p, d):
+    numerator = shapes.conv_output_terms(n, k, s, p, d)
+    assert numerator == n + 2 * p - d * (k - 1) - 1
+    size = ours(shapes.conv_output_size, n, k, s, p, d)
+    assert size == (numerator // s + 1 if numerator >= 0 else None)
+    if size is not None:  # the last numerator % s padded cells are never read
+        usage = shapes.pixel_usage(n, k, s, p, d, include_padding=True)
+        assert not usage[len(usage) - numerator % s :].any()
+        assert usage[len(usage) - numerator % s - 1] > 0
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
@@ -244,7 +251,8 @@ def test_errors_speak_the_formula():
         (lambda: shapes.receptive_field([(3, 0)]), "stride"),
         (lambda: shapes.receptive_field([(3,)]), r"layers\[0\]"),
         (lambda: shapes.conv_parameters(3, 8, 3, groups=2), "groups"),
-        (lambda: shapes.trace(nn.Linear(3, 4), (1, 0)), r"input_shape\[1\]"),
+        (lambda: tracer.trace(nn.Linear(3, 4), (1, 0)), r"input_shape\[1\]"),
+        (lambda: shapes.conv_output_terms(5, 3, padding=-1), "padding"),
     ],
 )
 def test_bad_values_raise_value_error_naming_the_argument(call, name):
@@ -259,7 +267,9 @@ def test_bad_values_raise_value_error_naming_the_argument(call, name):
         (lambda: shapes.conv_output_size(5, True), "kernel_size"),
         (lambda: shapes.pool_output_size(5, 2, ceil_mode=1), "ceil_mode"),
         (lambda: shapes.count_parameters("model"), "module"),
-        (lambda: shapes.trace(nn.Linear(3, 4), "1x3"), "input_shape"),
+        (lambda: tracer.trace(nn.Linear(3, 4), "1x3"), "input_shape"),
+        (lambda: tracer.trace("model", (1, 3)), "module"),
+        (lambda: shapes.conv_output_terms(5, 3, padding="same"), "padding"),
         (lambda: shapes.receptive_field([object()]), r"layers\[0\]"),
     ],
 )
@@ -335,7 +345,7 @@ def test_receptive_field_accepts_modules_and_same_padding():
 
 
 # --------------------------------------------------------------------------------------------
-# parameters, mult-adds, trace
+# parameters, mult-adds, tracer.trace
 # --------------------------------------------------------------------------------------------
 
 
@@ -391,7 +401,7 @@ class _Nested(nn.Module):
 def test_trace_nested_module_rows_shapes_and_rf():
     model = _Nested()
     model.train()
-    table = shapes.trace(model, (2, 1, 8, 8))
+    table = tracer.trace(model, (2, 1, 8, 8))
     assert model.training and model.stem[1].training  # modes restored
     assert [r.name for r in table] == [
         "stem.0", "stem.1", "stem.2", "block.0", "block.1", "pool", "head"
@@ -414,6 +424,20 @@ def test_trace_nested_module_rows_shapes_and_rf():
     assert table[-1].mult_adds == 2 * shapes.linear_mult_adds(64, 3)
     assert table[5].mult_adds == 2 * 4 * 4 * 4 * 4
     assert table[5].activations == 2 * 4 * 4 * 4
+    # the total papers quote: convolutions and linear layers, not the pooling's window reads
+    assert table.mult_adds == 2 * (
+        shapes.conv_mult_adds(1, 4, 3, 8) + shapes.conv_mult_adds(4, 4, 3, 8)
+        + shapes.linear_mult_adds(64, 3)
+    )  # fmt: skip
+
+
+def test_trace_counts_transposed_convolutions_per_input_value():
+    up = nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), nn.MaxPool2d(2))
+    table = tracer.trace(up, torch.zeros(1, 4, 5, 5))  # a tensor is traced as is
+    assert table[0].output_shape == (1, 6, shapes.conv_transpose_output_size(5, 3, 2), 11)
+    assert table[0].mult_adds == 4 * 5 * 5 * (6 // 2) * 3 * 3  # each input scattered k*k times
+    assert table.mult_adds == table[0].mult_adds and table[1].mult_adds == 6 * 5 * 5 * 4
+    assert table[0].receptive_field is None  # undefined after a transposed convolution
 
 
 def test_trace_rf_agrees_with_receptive_field_and_torch_shapes():
@@ -426,7 +450,7 @@ def test_trace_rf_agrees_with_receptive_field_and_torch_shapes():
         nn.Conv2d(8, 8, (3, 5), padding="same", dilation=2),
         nn.AvgPool2d(2, ceil_mode=True),
     )
-    table = shapes.trace(model, (1, 3, 37, 45))
+    table = tracer.trace(model, (1, 3, 37, 45))
     y = torch.zeros(1, 3, 37, 45)
     leaves = [m for m in model.modules() if not list(m.children())]
     for row, layer in zip(table, leaves, strict=True):
@@ -447,7 +471,7 @@ def test_trace_rf_agrees_with_receptive_field_and_torch_shapes():
 
 def test_trace_table_printouts():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2))
-    table = shapes.trace(model, (1, 1, 4, 4))
+    table = tracer.trace(model, (1, 1, 4, 4))
     text = str(table)
     assert "Conv2d" in text and "[1, 2, 2, 2]" in text and "total parameters: 38" in text
     assert "<table" in table._repr_html_() and "Linear" in table._repr_html_()
@@ -458,4 +482,4 @@ def test_trace_table_printouts():
 
 def test_trace_reports_model_errors_as_value_error():
     with pytest.raises(ValueError, match=r"rejects input_shape \(1, 1, 2, 2\)"):
-        shapes.trace(nn.Conv2d(1, 1, 5), (1, 1, 2, 2))
+        tracer.trace(nn.Conv2d(1, 1, 5), (1, 1, 2, 2))

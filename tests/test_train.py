@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnncourse import data, datasets, metrics, train
+from cnncourse import _files, data, datasets, metrics, train, transforms, viz
 
 # --------------------------------------------------------------------------- a tiny problem
 
@@ -49,7 +50,9 @@ def tiny_setup(seed=0, epochs=4, augment=True):
     train.seed_everything(seed)
     x, y = tiny_data()
     aug = (
-        datasets.Compose([datasets.RandomAffine(10, (0.1, 0.1)), datasets.RandomErasing(p=0.5)])
+        transforms.Compose(
+            [transforms.RandomAffine(10, (0.1, 0.1)), transforms.RandomErasing(p=0.5)]
+        )
         if augment
         else None
     )
@@ -152,6 +155,49 @@ def test_train_classifier_rejects_bad_arguments():
         train.train_classifier(model, "mnist_bundled", epochs=1, weight_decay=-1)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        # 0 is an error, not a request for the default: only None means "the dataset's default".
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+        ({"lr": 0}, ValueError, "lr must be a finite number > 0, got 0.0"),
+        ({"lr": 0.0}, ValueError, "lr must be a finite number > 0, got 0.0"),
+        ({"lr": -0.1}, ValueError, "lr must be a finite number > 0, got -0.1"),
+        ({"epochs": -2}, ValueError, "epochs must be >= 1, got -2"),
+        ({"batch_size": 32.0}, TypeError, "batch_size must be an integer, got 32.0"),
+        ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
+        ({"num_workers": -1}, ValueError, "num_workers must be >= 0, got -1"),
+        ({"augment": "yes"}, TypeError, "augment must be True or False, got 'yes'"),
+        ({"weight_decay": float("nan")}, ValueError, "weight_decay must be a finite number"),
+    ],
+)
+def test_train_classifier_rejects_zero_instead_of_using_the_default(
+    kwargs, error, message, monkeypatch
+):
+    def unreachable(*args, **kw):
+        raise AssertionError("validation must fail before any data is loaded")
+
+    monkeypatch.setattr(datasets, "load", unreachable)
+    with pytest.raises(error, match=re.escape(message)):
+        train.train_classifier(nn.Linear(1, 1), "mnist_bundled", **{"epochs": 1, **kwargs})
+
+
+def test_train_classifier_uses_the_recipe_defaults_only_for_none(monkeypatch):
+    seen = {}
+
+    def fake_fit(model, loader, *, epochs, optimizer, scheduler, **kwargs):
+        seen["batch_size"], seen["lr"] = loader.batch_size, optimizer.defaults["lr"]
+        return train.History()
+
+    monkeypatch.setattr(train.recipe, "fit", fake_fit)
+    monkeypatch.setattr(train.recipe, "evaluate", lambda model, loader: {"accuracy": None})
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    train.train_classifier(model, "mnist_bundled", epochs=1, augment=False)
+    assert seen == train.RECIPE_DEFAULTS["mnist_bundled"]
+    train.train_classifier(model, "mnist_bundled", epochs=1, batch_size=7, lr=0.5, augment=False)
+    assert seen == {"batch_size": 7, "lr": 0.5}
+
+
 def test_non_finite_loss_raises_a_clear_error():
     model, tl, *_ = tiny_setup(augment=False)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
@@ -234,6 +280,9 @@ def test_channels_last_is_applied_when_asked():
         ({"epochs": 1, "callbacks": [object()]}, TypeError, r"callbacks\[0\]"),
         ({"epochs": 1, "amp": True}, ValueError, "amp=True needs a CUDA device"),
         ({"epochs": 1, "scheduler_interval": "step"}, ValueError, "scheduler_interval"),
+        ({"epochs": 1, "grad_clip": True}, TypeError, "grad_clip must be a real number"),
+        ({"epochs": 1, "progress": 1}, TypeError, "progress must be True or False"),
+        ({"epochs": 1, "live_plot": "no"}, TypeError, "live_plot must be True or False"),
     ],
 )
 def test_fit_rejects_bad_arguments(kwargs, error, match):
@@ -388,21 +437,31 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        train._atomic_write(path, failing)
+        _files.atomic_write(path, failing)
+
+    def rejecting(tmp):
+        assert tmp.read_bytes() == b"new" and tmp != path
+        raise data.ChecksumError("wrong bytes")
+
+    # A failing check (a download's checksum) also leaves the old file and no temporary file.
+    with pytest.raises(data.ChecksumError, match="wrong bytes"):
+        _files.atomic_write(path, lambda f: f.write(b"new"), check=rejecting)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.pt", "b.pt.sha256"]  # no temp files
     assert train.load_checkpoint(path)["v"] == 1
+    _files.atomic_write(path, lambda f: f.write(b"new"), check=lambda tmp: None)
+    assert path.read_bytes() == b"new" and (path.stat().st_mode & 0o777) == 0o644
 
 
 def test_checkpoint_rng_states_round_trip(tmp_path):
     loader = datasets.make_loader(datasets.ImageDataset(*tiny_data()), 8, shuffle=True, seed=1)
     train.seed_everything(3)
-    state = train._rng_state(loader)
+    state = train.checkpoint.rng_state(loader)
     train.save_checkpoint(tmp_path / "rng.pt", {"rng": state})
     expected = (np.random.random(), torch.rand(2), next(iter(loader))[1])  # noqa: NPY002
     train.seed_everything(99)
     next(iter(loader))
-    train._set_rng_state(train.load_checkpoint(tmp_path / "rng.pt")["rng"], loader)
+    train.checkpoint.set_rng_state(train.load_checkpoint(tmp_path / "rng.pt")["rng"], loader)
     got = (np.random.random(), torch.rand(2), next(iter(loader))[1])  # noqa: NPY002
     assert got[0] == expected[0]
     assert torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
@@ -498,6 +557,10 @@ def test_history_columns_best_json_and_plot(tmp_path):
     assert ax_loss.get_xlabel() == "epoch" and ax_acc.get_title() == "accuracy"
     plt.close("all")
     assert "3 epochs" in repr(h)
+    # viz draws from plain rows too (the History keeps the data, viz the drawing).
+    ax_loss, _ = viz.plot_history(h.rows, title="rows", total_epochs=5)
+    assert ax_loss.get_xlim() == (0.5, 5.5) and len(ax_loss.lines) == 2
+    plt.close("all")
 
 
 def test_live_plot_updates_one_display_in_place(monkeypatch):
@@ -520,7 +583,7 @@ def test_live_plot_updates_one_display_in_place(monkeypatch):
     assert [c[0] for c in calls] == ["display", "update", "update", "update"]
     assert calls[0][1] is True
     assert calls[-1][1].data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not train._in_notebook()  # so live_plot=None is off under pytest
+    assert not train.history.in_notebook()  # so live_plot=None is off under pytest
 
 
 # --------------------------------------------------------------------------- evaluate / predict
@@ -539,6 +602,10 @@ def test_evaluate_and_predict_match_a_direct_computation():
     assert scores["n"] == 32
     assert scores["loss"] == pytest.approx(float(F.cross_entropy(logits, y)), rel=1e-6)
     assert scores["accuracy"] == pytest.approx(metrics.accuracy(y, logits))
+    # Unequal batches (5, 5, ..., 2): the mean is weighted by batch size.
+    uneven = train.evaluate(model, datasets.make_loader(vl.dataset, batch_size=5))
+    assert uneven["loss"] == pytest.approx(scores["loss"], rel=1e-6)
+    assert uneven["accuracy"] == scores["accuracy"] and uneven["n"] == 32
     for source in (vl, vl.dataset, x):
         torch.testing.assert_close(train.predict(model, source, batch_size=5), logits)
     with pytest.raises(TypeError, match="data must be"):
@@ -668,7 +735,29 @@ def test_cli_rejects_bad_arguments_with_a_clear_message(args, message, tmp_path)
     result = _cli(*args, tmp_path=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
+    assert "Warning" not in result.stderr  # `python -m` runs the package's __main__ cleanly
     assert not any(Path(tmp_path).iterdir())  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
+        (["--lr", "0"], "argument --lr: must be a number > 0, got 0.0"),
+        (["--lr", "nan"], "argument --lr: must be a number > 0, got nan"),
+        (["--epochs", "-1"], "argument --epochs: must be an integer >= 1, got -1"),
+        (["--weight-decay", "-1"], "argument --weight-decay: must be a number >= 0, got -1.0"),
+        (["--weight-decay", "inf"], "argument --weight-decay: must be a number >= 0, got inf"),
+        (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+        (["--workers", "-2"], "argument --workers: must be an integer >= 0, got -2"),
+        (["--workers", "1.5"], "argument --workers: must be an integer >= 0, got '1.5'"),
+    ],
+)
+def test_cli_rejects_numbers_outside_their_range(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        train.main(["lenet5_modern", "--data", "mnist_bundled", *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_cli_main_returns_exit_status_in_process(capsys):

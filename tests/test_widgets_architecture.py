@@ -1,4 +1,4 @@
-"""Architecture explorer: the pure core against independent computations, and the view driven."""
+"""Architecture explorer: the pure core (and tracer's model analysis) checked, the view driven."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
-from cnncourse import models, shapes  # noqa: E402
+from cnncourse import models, shapes, tracer  # noqa: E402
 from cnncourse.widgets import architecture_explorer as ae  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def test_counts_match_the_models_and_flop_counter(name):
 
 @pytest.mark.parametrize("name", ["lenet5", "lenet5_modern", "alexnet", "vgg11", "vgg19"])
 def test_longest_path_rf_equals_traces_chain_rf(name):
-    # for plain chains, shapes.trace tracks the receptive field itself: both must agree
+    # for plain chains, tracer.trace tracks the receptive field itself: both must agree
     result = ae.explore(name)
     traced = {row.name: row.receptive_field[0] for row in result.table if row.receptive_field}
     assert result.receptive_field
@@ -71,6 +72,24 @@ def test_known_receptive_fields():
 )  # fmt: skip
 def test_depth_is_the_number_in_the_name(name, depth):
     assert ae.explore(name).depth == depth
+
+
+def test_tracer_analysis_directly():
+    with torch.device("meta"):
+        net = models.resnet20()
+    net.train()
+    table = tracer.trace(net, (1, 3, 32, 32))
+    assert tracer.longest_path_depth(net, table) == 20
+    steps = tracer.longest_path_receptive_field(net, table)
+    assert steps == ae.explore("resnet20").receptive_field
+    assert [s.name for s in tracer.stages(net, (1, 3, 32, 32))][-1] == "fc"
+    assert net.training and net.layer1[0].training  # modes restored after the hooked run
+    with pytest.raises(TypeError, match="table"):
+        tracer.longest_path_depth(net, list(table))
+    with pytest.raises(TypeError, match="model"):
+        tracer.longest_path_receptive_field("resnet20", table)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        tracer.stages(nn.Linear(3, 2), (1, 3))
 
 
 def test_longest_path_skips_side_branches():

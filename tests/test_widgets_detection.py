@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cnncourse import detect
+from cnncourse.widgets import _render
 from cnncourse.widgets import detection_explorer as de
 from cnncourse.widgets import nms_explorer as ne
 
@@ -27,14 +28,19 @@ from cnncourse.widgets import nms_explorer as ne
     score_t=st.sampled_from([0.0, 0.2, 0.5, 0.9]),
     iou_t=st.floats(0, 1),
 )
-def test_nms_steps_agree_with_nms(seed, n, score_t, iou_t):
+def test_explore_steps_through_detect_nms(seed, n, score_t, iou_t):
     rng = np.random.default_rng(seed)
     xy = rng.uniform(0, 30, (n, 2))
     boxes = np.concatenate([xy, xy + rng.uniform(1, 15, (n, 2))], axis=1)
     scores = rng.integers(0, 10, n) / 10  # ties included
-    result = ne.nms_steps(boxes, scores, score_t, iou_t)
+    result = ne.explore(boxes, scores, score_t, iou_t)
     cand = np.flatnonzero(scores > score_t)
     np.testing.assert_array_equal(result.keep, cand[detect.nms(boxes[cand], scores[cand], iou_t)])
+    library = detect.nms_steps(boxes[cand], scores[cand], iou_t)  # the same decisions, renumbered
+    assert [s.ious for s in result.steps] == [s.ious for s in library]
+    assert [s.suppressed for s in result.steps] == [
+        tuple(cand[list(s.suppressed)].tolist()) for s in library
+    ]
     np.testing.assert_array_equal(result.below, np.flatnonzero(scores <= score_t))
     decided = [s.kept for s in result.steps] + [i for s in result.steps for i in s.suppressed]
     assert sorted(decided) == cand.tolist()  # every candidate decided exactly once
@@ -48,7 +54,7 @@ def test_nms_steps_agree_with_nms(seed, n, score_t, iou_t):
 def test_statuses_at_walks_through_the_decisions():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [30, 30, 40, 40], [0, 0, 10, 10]], float)
     scores = np.array([0.9, 0.8, 0.7, 0.1])
-    result = ne.nms_steps(boxes, scores, 0.2, 0.5)
+    result = ne.explore(boxes, scores, 0.2, 0.5)
     assert [s.kept for s in result.steps] == [0, 2] and result.steps[0].suppressed == (1,)
     assert ne.statuses_at(result, 0) == ["waiting", "waiting", "waiting", "below"]
     assert ne.statuses_at(result, 1) == ["current", "suppressed", "waiting", "below"]
@@ -56,27 +62,31 @@ def test_statuses_at_walks_through_the_decisions():
     with pytest.raises(ValueError, match=r"step must be in 0\.\.2"):
         ne.statuses_at(result, 3)
     with pytest.raises(ValueError, match=r"scores must have one entry per box \(4\)"):
-        ne.nms_steps(boxes, scores[:2])
+        ne.explore(boxes, scores[:2])
     with pytest.raises(ValueError, match=r"iou_threshold must be in \[0, 1\]"):
-        ne.nms_steps(boxes, scores, 0.2, -0.1)
+        ne.explore(boxes, scores, 0.2, -0.1)
 
 
 def test_example_scene_has_one_survivor_per_digit_at_default_settings():
     for index in (0, 5, 19):
         image, boxes, scores = ne.example_scene(index)
         assert image.shape == (64, 64) and boxes.shape == (len(scores), 4)
-        assert len(ne.nms_steps(boxes, scores, 0.3, 0.5).keep) == len(boxes) // 6
+        assert len(ne.explore(boxes, scores, 0.3, 0.5).keep) == len(boxes) // 6
     a, b = ne.example_scene(2), ne.example_scene(2)
     np.testing.assert_array_equal(a[1], b[1])
     with pytest.raises(ValueError, match=r"index must be in 0\.\.19"):
         ne.example_scene(20)
 
 
-def test_boxes_png():
-    png = ne.boxes_png(np.zeros((8, 6)), [[1, 1, 4, 5]], ["#ff0000"], ["7"], scale=3)
+def test_png_boxes():
+    png = _render.png_boxes(np.zeros((8, 6)), [[1, 1, 4, 5]], ["#ff0000"], ["7"], scale=3)
     img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     assert img.shape == (24, 18, 3)
     assert tuple(img[3, 6]) == (255, 0, 0) and tuple(img[0, 0]) == (0, 0, 0)  # box edge, outside
+    empty = Image.open(io.BytesIO(_render.png_boxes(np.ones((4, 4)), [], [], scale=2)))
+    assert empty.size == (8, 8)
+    with pytest.raises(ValueError, match=r"boxes must have shape \(N, 4\)"):
+        _render.png_boxes(np.zeros((8, 6)), [[1, 1, 4]], ["#ff0000"])
 
 
 def test_nms_explorer_view_follows_its_controls():

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cnncourse import data, explain, models
+from cnncourse import data, explain, models, viz
+from cnncourse.widgets import _render
 from cnncourse.widgets import feature_maps as fm
 from cnncourse.widgets import gradcam_explorer as ge
-from cnncourse.widgets import kernel_explorer
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_browse_is_explain_feature_maps(model, digits):
 
 def test_display_images_are_min_max_scaled(digits):
     x, _ = digits
-    img = fm.display_images(x.numpy())
+    img = _render.display_images(x.numpy())
     assert img.shape == (6, 28, 28)
     np.testing.assert_allclose(img.min((1, 2)), 0)
     np.testing.assert_allclose(img.max((1, 2)), 1)
@@ -97,15 +97,12 @@ def test_colour_range():
     assert fm.colour_range(np.array([np.nan, 1.0])) == (0.0, 1.0, fm.POSITIVE_CMAP)
 
 
-def test_renderers():
-    rgb = np.zeros((3, 4, 3))
-    rgb[1, 2] = [1.0, 0.5, 0.0]
-    np.testing.assert_array_equal(png_pixels(fm.rgb_png(rgb))[1, 2], [255, 128, 0])
+def test_map_png():
     grid = fm.tile(np.ones((3, 2, 2)), ncols=2)  # 5x5 with a NaN cross and an empty cell
     pixels = png_pixels(fm.map_png(grid, 0.0, 1.0, "viridis", target=10))
     assert pixels.shape == (10, 10, 3)
     np.testing.assert_array_equal(pixels[4, 4], [255, 255, 255])  # gutter: white
-    top = kernel_explorer.to_rgb(np.ones((1, 1)), 0.0, 1.0, "viridis")[0, 0]
+    top = _render.to_rgb(np.ones((1, 1)), 0.0, 1.0, "viridis")[0, 0]
     np.testing.assert_array_equal(pixels[0, 0], top)  # a value of 1 = vmax
 
 
@@ -169,9 +166,9 @@ def test_browser_shows_errors_as_messages(model, digits):
     assert b.result.layer == "conv2" and "color" not in b.message.value
 
 
-def test_browser_figure(model, digits):
+def test_browser_static_figure(model, digits):
     x, y = digits
-    fig = fm.browser_figure(model, x, 1, ["conv1", "relu1", "conv2"], max_channels=6, labels=y)
+    fig = fm.figure(model, x, 1, ["conv1", "relu1", "conv2"], max_channels=6, labels=y)
     assert np.array(fig.axes).size == 3 * 7
     assert "image 1" in fig._suptitle.get_text()
 
@@ -195,7 +192,7 @@ def test_explore_is_explain_grad_cam(model, digits):
     np.testing.assert_array_equal(
         s.heat, explain.grad_cam(model, x[2:3], 7, "conv2")[0].double().numpy()
     )
-    np.testing.assert_allclose(s.overlay, explain.grad_cam_overlay(s.image, s.heat, alpha=0.3))
+    np.testing.assert_allclose(s.overlay, viz.grad_cam_overlay(s.image, s.heat, alpha=0.3))
     with torch.no_grad():
         p = torch.softmax(model(x[2:3]).double(), 1)[0].numpy()
     np.testing.assert_allclose(s.probabilities, p, rtol=1e-6)
@@ -281,8 +278,8 @@ def test_gradcam_view_shows_errors_as_messages(model, digits):
     assert e.result is None and "4-D output" in e.message.value
 
 
-def test_gradcam_figure(model, digits):
+def test_gradcam_static_figure(model, digits):
     x, y = digits
-    fig = ge.gradcam_figure(model, x, [0, 3], labels=y)
+    fig = ge.figure(model, x, [0, 3], labels=y)
     assert np.array(fig.axes).size == 8
     assert "Grad-CAM" in fig._suptitle.get_text()

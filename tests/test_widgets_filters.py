@@ -2,16 +2,13 @@
 
 import io
 
-import matplotlib
-import matplotlib.colors
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 from cnncourse import data, filters
+from cnncourse.widgets import _render
 from cnncourse.widgets import filter_lab as fl
 from cnncourse.widgets import kernel_explorer as ke
 
@@ -34,61 +31,6 @@ def test_apply_kernel_is_filter2d_and_scipy():
     )
 
 
-def test_load_image_is_cached_and_read_only():
-    a = ke.load_image("camera")
-    assert a is ke.load_image("camera")
-    assert not a.flags.writeable
-    np.testing.assert_array_equal(a, data.sample_image("camera"))
-
-
-def test_display_range():
-    assert ke.display_range(filters.box(3)) == (0.0, 1.0, ke.IMAGE_CMAP)
-    assert ke.display_range(filters.SHARPEN) == (0.0, 1.0, ke.IMAGE_CMAP)
-    assert ke.display_range(np.ones((3, 3))) == (0.0, 9.0, ke.IMAGE_CMAP)
-    assert ke.display_range(-filters.IDENTITY) == (-1.0, 0.0, ke.IMAGE_CMAP)
-    out = np.linspace(-3.0, 2.0, 1001)[None, :]
-    bound = np.percentile(np.abs(out), 99.5)
-    assert 2.9 < bound < 3.0
-    assert ke.display_range(filters.SOBEL_X, out) == (-bound, bound, ke.SIGNED_CMAP)
-    assert ke.display_range(filters.SOBEL_X) == (-8.0, 8.0, ke.SIGNED_CMAP)
-    assert ke.display_range(filters.SOBEL_X, np.zeros((2, 2))) == (-1.0, 1.0, ke.SIGNED_CMAP)
-
-
-@settings(max_examples=30)
-@given(
-    h=st.integers(1, 40),
-    w=st.integers(1, 40),
-    cmap=st.sampled_from(["gray", "RdBu_r", "magma"]),
-    seed=st.integers(0, 1000),
-)
-def test_png_roundtrip_equals_colour_table(h, w, cmap, seed):
-    values = np.random.default_rng(seed).normal(size=(h, w))
-    rgb = decode_png(ke.to_png(values, -1.0, 1.0, cmap))
-    np.testing.assert_array_equal(rgb, ke.to_rgb(values, -1.0, 1.0, cmap))
-
-
-def test_to_rgb_extremes_and_clipping():
-    rgb = ke.to_rgb(np.array([[-5.0, 0.0, 0.5, 1.0, 7.0]]), 0.0, 1.0, "gray")
-    np.testing.assert_array_equal(rgb[0, :, 0], [0, 0, 128, 255, 255])
-
-
-@pytest.mark.parametrize("cmap", ["gray", "RdBu_r", "magma"])
-def test_to_rgb_matches_matplotlib(cmap):
-    values = np.random.default_rng(0).normal(size=(30, 40))
-    expected = matplotlib.colormaps[cmap](
-        matplotlib.colors.Normalize(-1.5, 2.0)(values), bytes=True
-    )
-    np.testing.assert_array_equal(ke.to_rgb(values, -1.5, 2.0, cmap), expected[..., :3])
-
-
-def test_kernel_html_shows_every_number():
-    text = ke.kernel_html(filters.SOBEL_X)
-    assert text.count("<td") == 9
-    for v in ("-1", "-2", "0", "2", "1"):
-        assert f">{v}</td>" in text
-    assert "0.2" in ke.colorbar_html(-0.2, 0.2, "RdBu_r")
-
-
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="image must be one of"):
         ke.apply_kernel("lena", filters.SOBEL_X)
@@ -109,12 +51,12 @@ def test_explorer_preset_then_cell_edit_updates_result():
     assert "cnncourse-kernel-preset" in w.preset._dom_classes
     assert "cnncourse-kernel-output" in w.output_view._dom_classes
     assert all("cnncourse-kernel-cell" in c._dom_classes for row in w.cells for c in row)
-    np.testing.assert_array_equal(w.result, ke.load_image("camera"))
+    np.testing.assert_array_equal(w.result, _render.load_image("camera"))
 
     w.preset.value = "sobel_x"
     np.testing.assert_array_equal(w.kernel, filters.SOBEL_X)
     np.testing.assert_array_equal(
-        w.result, filters.filter2d(ke.load_image("camera"), filters.SOBEL_X)
+        w.result, filters.filter2d(_render.load_image("camera"), filters.SOBEL_X)
     )
     before = w.result.copy()
     png_before = w.output_view.value
@@ -125,7 +67,7 @@ def test_explorer_preset_then_cell_edit_updates_result():
     np.testing.assert_array_equal(w.kernel, expected_kernel)
     assert not np.array_equal(w.result, before)
     np.testing.assert_array_equal(
-        w.result, filters.filter2d(ke.load_image("camera"), expected_kernel)
+        w.result, filters.filter2d(_render.load_image("camera"), expected_kernel)
     )
     assert w.preset.value == "custom"  # the edit is no longer the preset ...
     np.testing.assert_array_equal(w.kernel, expected_kernel)  # ... and the cells were kept
@@ -140,16 +82,16 @@ def test_explorer_size_photo_and_boundary():
     assert w.preset.value == "gaussian"
     k5 = filters.kernel("gaussian", 5).round(4)  # cells hold 4 decimals
     np.testing.assert_array_equal(w.kernel, k5)
-    np.testing.assert_array_equal(w.result, filters.filter2d(ke.load_image("camera"), k5))
+    np.testing.assert_array_equal(w.result, filters.filter2d(_render.load_image("camera"), k5))
 
     w.image.value = "coins"
     assert w.result.shape == data.sample_image("coins").shape
-    np.testing.assert_array_equal(w.result, filters.filter2d(ke.load_image("coins"), k5))
+    np.testing.assert_array_equal(w.result, filters.filter2d(_render.load_image("coins"), k5))
 
     w.preset.value = "laplacian"
     w.boundary.value = "wrap"
     np.testing.assert_allclose(
-        w.result, ndi.laplace(ke.load_image("coins"), mode="wrap"), atol=1e-12
+        w.result, ndi.laplace(_render.load_image("coins"), mode="wrap"), atol=1e-12
     )
 
 
@@ -164,11 +106,10 @@ def test_explorer_shows_error_instead_of_raising():
 
 
 def test_static_figures():
-    fig = ke.explorer_figure("camera", "sobel_y")
+    fig = ke.state_figure("camera", "sobel_y")
     assert len(fig.axes) == 4  # input, kernel, output, colour bar
     assert "sobel_y" in fig.axes[1].get_title()
-    assert ke.static_figure is ke.kernel_gallery_figure  # the name chapter 1 uses
-    fig = ke.kernel_gallery_figure("coins", names=("identity", "box", "sobel_x"), ncols=2)
+    fig = ke.figure("coins", names=("identity", "box", "sobel_x"), ncols=2)
     titles = [ax.get_title() for ax in fig.axes]
     assert {"identity", "box", "sobel_x"} <= set(titles)
 
@@ -233,7 +174,7 @@ def test_lab_bad_inputs():
 def test_lab_view_driven():
     lab = fl.FilterLab(image="coins", family="gaussian", sigma=1.0)
     assert "cnncourse-filter-lab" in lab._dom_classes
-    img = ke.load_image("coins")
+    img = _render.load_image("coins")
     first = lab.result.output.copy()
     assert lab.sigma.layout.display == "" and lab.direction.layout.display == "none"
 
@@ -260,9 +201,6 @@ def test_lab_view_driven():
 
 
 def test_lab_figure():
-    assert fl.static_figure is fl.filter_lab_figure
-    fig = fl.filter_lab_figure(
-        "coins", states=({"family": "gaussian", "sigma": 1.0}, {"family": "sobel"})
-    )
+    fig = fl.figure("coins", states=({"family": "gaussian", "sigma": 1.0}, {"family": "sobel"}))
     titles = [ax.get_title() for ax in fig.axes]
     assert "kernel: gaussian, sigma=1" in titles and "kernel: sobel x" in titles

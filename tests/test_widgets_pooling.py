@@ -255,12 +255,12 @@ def test_view_photo_mode():
 
 
 def test_static_figures():
-    fig = pe.explorer_figure(steps=[0, 3])
+    fig = pe.figure(steps=[0, 3])
     assert len(fig.axes) == 4
     assert fig.axes[0].get_title() == "step 1: window 0,0"
     assert fig.axes[3].get_title() == "y[1,1] = 16"
     assert "max pooling" in fig._suptitle.get_text()
-    fig = pe.explorer_figure("5x5 feature map (lecture)", "avg", 3, 2, 1, ceil_mode=True)
+    fig = pe.figure("5x5 feature map (lecture)", "avg", 3, 2, 1, ceil_mode=True)
     assert len(fig.axes) == 2 * 9
     fig = pe.photo_figure("coins", sizes=(2, 4))
     assert len(fig.axes) == 6

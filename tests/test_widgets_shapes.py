@@ -10,18 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnncourse import shapes
-from cnncourse.widgets import shape_tracer as tracer
+from cnncourse import models, shapes
+from cnncourse.widgets import shape_tracer
 from cnncourse.widgets import stride_padding as sp
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Thousands of tiny ops: thread start-up would dominate (and fight other processes)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # thousands of tiny torch ops
 
 
 # ------------------------------------------------------------------ stride/padding: pure core
@@ -108,14 +101,14 @@ def test_grid_html_marks_taps_padding_and_unused_cells():
 
 
 def test_static_figure_has_titles():
-    fig = sp.stride_padding_figure(
+    fig = sp.figure(
         [dict(size=7, kernel_size=3, stride=2), dict(size=6, kernel_size=3, stride=2, step=3)]
     )
     titles = [ax.get_title() for ax in fig.axes]
     assert "out = 3" in titles[0] and "does not tile" in titles[1]
     assert fig.axes[0].get_xlabel().startswith("padded input")
     with pytest.raises(ValueError, match="configs"):
-        sp.stride_padding_figure([])
+        sp.figure([])
 
 
 # ------------------------------------------------------------------ stride/padding: the view
@@ -166,9 +159,9 @@ def test_explorer_rejects_out_of_range_initial_values():
                    ("VGG-16", 32), ("ResNet stem", 64), ("LeNet-5", 40)],
 )  # fmt: skip
 def test_trace_stack_matches_a_real_forward_pass(name, size):
-    table = tracer.trace_stack(name, size)
+    table = shape_tracer.trace_stack(name, size)
     torch.manual_seed(0)
-    model = tracer.build_stack(name, size, device="cpu").eval()
+    model = shape_tracer.build_stack(name, size, device="cpu").eval()
     outputs = []
     hooks = [
         m.register_forward_hook(lambda m, i, o: outputs.append(tuple(o.shape)))
@@ -176,57 +169,74 @@ def test_trace_stack_matches_a_real_forward_pass(name, size):
         if not list(m.children())
     ]
     with torch.no_grad():
-        model(torch.zeros(1, tracer.STACKS[name].in_channels, size, size))
+        model(torch.zeros(1, shape_tracer.STACKS[name].in_channels, size, size))
     for h in hooks:
         h.remove()
     assert [r.output_shape for r in table] == outputs
     assert table.total_parameters == shapes.count_parameters(model)
 
 
+def test_lenet5_and_vgg16_are_the_zoo_models():
+    # one LeNet-5 and one VGG-16 in the library: the stacks are the zoo's, sized for the input
+    lenet, zoo_lenet = shape_tracer.build_stack("LeNet-5", 32), models.lenet5()
+    assert [(n, type(m)) for n, m in lenet.named_modules()] == [
+        (n, type(m)) for n, m in zoo_lenet.named_modules()
+    ]
+    with torch.device("meta"):
+        zoo_vgg = models.vgg16()
+    vgg = shape_tracer.build_stack("VGG-16", 224)
+    assert [(n, type(m)) for n, m in vgg.named_modules()] == [
+        (n, type(m)) for n, m in zoo_vgg.named_modules()
+    ]
+    assert shape_tracer.trace_stack("VGG-16", 64)[-1].output_shape == (1, 1000)
+
+
 def test_known_parameter_counts():
-    assert tracer.trace_stack("LeNet-5").total_parameters == 61_706  # book-004 digest
-    assert tracer.trace_stack("VGG-16").total_parameters == 138_357_544  # Simonyan & Zisserman
-    table = tracer.trace_stack("LeNet-style homework")
+    assert shape_tracer.trace_stack("LeNet-5").total_parameters == 61_706  # book-004 digest
+    assert (
+        shape_tracer.trace_stack("VGG-16").total_parameters == 138_357_544
+    )  # Simonyan & Zisserman
+    table = shape_tracer.trace_stack("LeNet-style homework")
     convs = [r for r in table if r.type == "Conv2d"]
     assert [r.parameters for r in convs] == [(5 * 5 * 3 + 1) * 8, (5 * 5 * 8 + 1) * 16]
-    vgg = tracer.trace_stack("VGG-16")
+    vgg = shape_tracer.trace_stack("VGG-16")
     conv5_3 = [r for r in vgg if r.type == "Conv2d"][-1]
     assert conv5_3.receptive_field == (196, 196) and conv5_3.jump == (16, 16)
-    stem = tracer.trace_stack("ResNet stem")
+    stem = shape_tracer.trace_stack("ResNet stem")
     assert stem[-1].output_shape == (1, 64, 56, 56) and stem[-1].receptive_field == (11, 11)
 
 
 def test_trace_stack_errors():
     with pytest.raises(ValueError, match="name must be one of"):
-        tracer.trace_stack("AlexNet-99")
+        shape_tracer.trace_stack("AlexNet-99")
     with pytest.raises(ValueError, match="input_size 8 is too small for LeNet-5"):
-        tracer.trace_stack("LeNet-5", 8)
+        shape_tracer.trace_stack("LeNet-5", 8)
     with pytest.raises(ValueError, match="input_size must be <= 512"):
-        tracer.trace_stack("VGG block", 1000)
+        shape_tracer.trace_stack("VGG block", 1000)
     with pytest.raises(TypeError, match="input_size"):
-        tracer.trace_stack("VGG block", 3.5)
+        shape_tracer.trace_stack("VGG block", 3.5)
     with pytest.raises(ValueError, match="device"):
-        tracer.build_stack("VGG block", 32, device="gpu7")
+        shape_tracer.build_stack("VGG block", 32, device="gpu7")
 
 
 def test_register_stack():
-    tracer.register_stack(
+    shape_tracer.register_stack(
         "tiny", lambda s: nn.Sequential(nn.Conv2d(2, 4, 3, stride=2)), in_channels=2,
         default_size=9,
     )  # fmt: skip
     try:
-        table = tracer.trace_stack("tiny")
+        table = shape_tracer.trace_stack("tiny")
         assert table[0].output_shape == (1, 4, 4, 4) and table.total_parameters == 76
-        w = tracer.ShapeTracer(stack="tiny")
+        w = shape_tracer.ShapeTracer(stack="tiny")
         assert w.result[0].receptive_field == (3, 3)
     finally:
-        del tracer.STACKS["tiny"]
+        del shape_tracer.STACKS["tiny"]
     with pytest.raises(TypeError, match="builder"):
-        tracer.register_stack("x", 3, 1, 1)
+        shape_tracer.register_stack("x", 3, 1, 1)
 
 
 def test_shape_tracer_view_driven_by_its_controls():
-    w = tracer.ShapeTracer()
+    w = shape_tracer.ShapeTracer()
     assert "cnncourse-shape-tracer" in w._dom_classes
     assert w.result.total_parameters == 62_958 and "<table" in w.table.value
     w.input_size.value = 64  # the head is re-sized: 64 -> 60 -> 30 -> 26 -> 13
@@ -240,6 +250,6 @@ def test_shape_tracer_view_driven_by_its_controls():
 
 
 def test_shape_tracer_figure():
-    fig = tracer.shape_tracer_figure("VGG block")
+    fig = shape_tracer.shape_tracer_figure("VGG block")
     assert "parameters" in fig._suptitle.get_text()
     assert fig.axes[0].get_ylabel() == "activations (values)"

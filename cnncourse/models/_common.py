@@ -4,8 +4,8 @@ Two independent counters are kept on purpose, so that each checks the other:
 
 - :func:`count_multiply_adds` asks PyTorch's ``FlopCounterMode`` (which counts the matrix
   multiplications and convolutions the dispatcher actually runs; 1 multiply-add = 2 FLOPs),
-- :func:`count_multiply_adds_hooks` adds up the textbook formula per ``nn.Conv2d`` / ``nn.Linear``
-  layer from the output shape seen by a forward hook.
+- :func:`count_multiply_adds_hooks` adds up the textbook formula per convolution and linear
+  layer from the shapes a forward hook sees: it is ``cnncourse.tracer.trace(...).mult_adds``.
 
 Both ignore the cheap element-wise work (bias adds, ReLU, batch norm, pooling, the SE rescale),
 as papers do when they quote "mult-adds".
@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .._validate import check_int
+from .. import tracer
+from .._validate import check_int, check_module
 
 
 def check_model_args(num_classes, in_channels) -> tuple[int, int]:
@@ -46,8 +47,7 @@ def input_batch_shape(input_shape: Sequence[int]) -> tuple[int, int, int, int]:
 
 def _run(model: nn.Module, input_shape: Sequence[int]) -> None:
     """One forward pass in eval mode without gradients; the model's mode is restored."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     shape = input_batch_shape(input_shape)
     param = next(model.parameters(), None)
     dtype = param.dtype if param is not None else torch.float32
@@ -83,44 +83,24 @@ def count_multiply_adds(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def count_multiply_adds_hooks(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Multiply-adds of ``nn.Conv2d`` and ``nn.Linear`` layers, from the textbook formulas.
+    """Multiply-adds of the convolution and linear layers, from the textbook formulas.
 
     A convolution producing an output of ``N x F x H' x W'`` costs
     ``N * F * H' * W' * (C / groups) * kh * kw`` multiply-adds; a linear layer producing
-    ``(..., out_features)`` costs ``numel(output) * in_features``.
+    ``(..., out_features)`` costs ``numel(output) * in_features``. The shapes come from one
+    forward pass with hooks: this is :func:`cnncourse.tracer.trace`'s ``mult_adds`` total.
 
     Parameters
     ----------
     model : torch.nn.Module
-        The model; run once in eval mode on zeros.
+        The model; run once in eval mode on zeros (its train/eval modes are restored).
     input_shape : tuple of int
         ``(C, H, W)`` (batch of 1) or ``(N, C, H, W)``.
 
     Returns
     -------
     int
-        Total multiply-adds over all ``Conv2d`` and ``Linear`` layers (other layers count 0).
+        Total multiply-adds over all convolution and ``Linear`` layers (other layers count 0).
     """
-    total = 0
-
-    def conv_hook(module: nn.Conv2d, inputs, output) -> None:
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output.numel() * (module.in_channels // module.groups) * kh * kw
-
-    def linear_hook(module: nn.Linear, inputs, output) -> None:
-        nonlocal total
-        total += output.numel() * module.in_features
-
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    try:
-        _run(model, input_shape)
-    finally:
-        for h in handles:
-            h.remove()
-    return total
+    check_module("model", model)
+    return tracer.trace(model, input_batch_shape(input_shape)).mult_adds

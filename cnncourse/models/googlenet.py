@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_bool, check_int
 from ._common import check_model_args
 
 # name: (in_channels, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj) -- paper Table 1
@@ -117,9 +117,7 @@ class GoogLeNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = False):
         super().__init__()
         num_classes, in_channels = check_model_args(num_classes, in_channels)
-        if not isinstance(aux_logits, bool):
-            raise TypeError(f"aux_logits must be True or False, got {aux_logits!r}")
-        self.aux_logits = aux_logits
+        self.aux_logits = check_bool("aux_logits", aux_logits)
         lrn = dict(size=5, alpha=1e-4, beta=0.75)
         self.stem = nn.Sequential(
             _conv_relu(in_channels, 64, 7, stride=2, padding=3),  # 224 -> 112

@@ -12,11 +12,12 @@ from collections import OrderedDict
 
 from torch import nn
 
-from .._validate import check_int
+from .. import shapes
+from .._validate import check_bool, check_int
 from ._common import check_model_args
 
 
-def lenet5(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+def lenet5(num_classes: int = 10, in_channels: int = 1, *, input_size: int = 32) -> nn.Sequential:
     """LeNet-5 as it is usually quoted: 32x32 input, tanh, average pooling, 61,706 parameters.
 
     ``C1`` 6@5x5 -> 28x28, ``S2`` 2x2 average -> 14x14, ``C3`` 16@5x5 -> 10x10, ``S4`` -> 5x5,
@@ -34,13 +35,25 @@ def lenet5(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
         Number of outputs (>= 1). With 10: 156 + 2,416 + 48,120 + 10,164 + 850 = 61,706.
     in_channels : int
         Input channels (>= 1).
+    input_size : int
+        Input height = width the network is built for (keyword only). At the paper's 32, ``C5``
+        outputs 1x1; for a larger input ``F6`` takes the flattened ``120 x s x s`` map.
 
     Returns
     -------
     torch.nn.Sequential
-        Input ``(N, in_channels, 32, 32)``, output ``(N, num_classes)`` logits.
+        Input ``(N, in_channels, input_size, input_size)``, output ``(N, num_classes)`` logits.
+
+    Raises
+    ------
+    ValueError
+        If ``input_size`` is too small for the three 5x5 convolutions and two poolings (< 32).
     """
     num_classes, in_channels = check_model_args(num_classes, in_channels)
+    s = check_int("input_size", input_size, minimum=1)
+    for _ in range(2):  # C1/C3 then S2/S4: the size rules raise if the map gets too small
+        s = shapes.pool_output_size(shapes.conv_output_size(s, 5), 2)
+    s = shapes.conv_output_size(s, 5)  # C5: 1 at the paper's 32x32
     return nn.Sequential(
         OrderedDict(
             [
@@ -53,7 +66,7 @@ def lenet5(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
                 ("C5", nn.Conv2d(16, 120, kernel_size=5)),  # 5 -> 1: a conv that acts as an FC
                 ("tanh5", nn.Tanh()),
                 ("flatten", nn.Flatten()),
-                ("F6", nn.Linear(120, 84)),
+                ("F6", nn.Linear(120 * s * s, 84)),
                 ("tanh6", nn.Tanh()),
                 ("output", nn.Linear(84, num_classes)),
             ]
@@ -86,8 +99,7 @@ def lenet5_modern(
         Input ``(N, in_channels, 28, 28)``, output ``(N, num_classes)`` logits.
     """
     num_classes, in_channels = check_model_args(num_classes, in_channels)
-    if not isinstance(batch_norm, bool):
-        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+    check_bool("batch_norm", batch_norm)
 
     def conv_block(name: str, c_in: int, c_out: int, padding: int) -> list[tuple[str, nn.Module]]:
         layers = [

@@ -21,7 +21,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
-from .._validate import check_int, check_positive_float
+from .._validate import check_bool, check_int, check_positive_float
 from ._common import check_model_args
 
 
@@ -84,9 +84,7 @@ class DepthwiseSeparableConv(nn.Module):
         k = check_int("kernel_size", kernel_size, minimum=1)
         s = check_int("stride", stride, minimum=1)
         p = k // 2 if padding is None else check_int("padding", padding, minimum=0)
-        if not isinstance(batch_norm, bool):
-            raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
-        bias = not batch_norm
+        bias = not check_bool("batch_norm", batch_norm)
         self.depthwise = nn.Conv2d(c, c, k, stride=s, padding=p, groups=c, bias=bias)
         self.bn1 = nn.BatchNorm2d(c) if batch_norm else nn.Identity()
         self.relu1 = nn.ReLU() if batch_norm else nn.Identity()

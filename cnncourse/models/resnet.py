@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_choice, check_int
+from .._validate import check_bool, check_choice, check_int
 from ._common import check_model_args
 
 # An optional factory for a channel-attention module (e.g. senet.SEBlock) applied to the residual
@@ -366,8 +366,7 @@ def residual_stack(
     if depth % 2:
         raise ValueError(f"depth must be even (stem + pairs + classifier), got {depth}")
     width = check_int("width", width, minimum=1)
-    if not isinstance(skip, bool):
-        raise TypeError(f"skip must be True or False, got {skip!r}")
+    skip = check_bool("skip", skip)
     pairs = [_PlainPair(width, skip) for _ in range((depth - 2) // 2)]
     return nn.Sequential(
         nn.Conv2d(in_channels, width, 3, stride=2, padding=1),

@@ -14,6 +14,8 @@ from collections import OrderedDict
 
 from torch import nn
 
+from .. import shapes
+from .._validate import check_bool, check_int
 from ._common import check_model_args
 
 # Numbers are output channels of a 3x3 convolution; 'M' is a 2x2 max pool.
@@ -29,7 +31,12 @@ CONFIGS: dict[str, list[int | str]] = {
 
 
 def vgg_from_config(
-    config: list[int | str], num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False
+    config: list[int | str],
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    batch_norm: bool = False,
+    *,
+    input_size: int = 224,
 ) -> nn.Sequential:
     """Build a VGG network from a list of channel counts and ``'M'`` (max pool) markers.
 
@@ -44,16 +51,23 @@ def vgg_from_config(
         Input channels (>= 1).
     batch_norm : bool
         Insert ``BatchNorm2d`` between each convolution and its ReLU.
+    input_size : int
+        Input height = width the classifier is sized for (keyword only): ``fc6`` takes the
+        final ``s x s`` map, 7x7 at the paper's 224 (``s = input_size // 2**pools``).
 
     Returns
     -------
     torch.nn.Sequential
-        Input ``(N, in_channels, 224, 224)``, output ``(N, num_classes)``. The classifier expects
-        a 7x7 final map (``2**pools * 7`` input pixels), as in the paper.
+        Input ``(N, in_channels, input_size, input_size)``, output ``(N, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        If the config is malformed or ``input_size`` is smaller than ``2**pools``.
     """
     num_classes, in_channels = check_model_args(num_classes, in_channels)
-    if not isinstance(batch_norm, bool):
-        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+    check_bool("batch_norm", batch_norm)
+    size = check_int("input_size", input_size, minimum=1)
     if not isinstance(config, (list, tuple)) or not any(isinstance(v, int) for v in config):
         raise ValueError(f"config must be a list of channel counts and 'M', got {config!r}")
 
@@ -62,6 +76,7 @@ def vgg_from_config(
     for v in config:
         if v == "M":
             layers.append((f"pool{stage}", nn.MaxPool2d(kernel_size=2, stride=2)))
+            size = shapes.pool_output_size(size, 2, 2)  # raises once the map is below 2x2
             stage, index = stage + 1, 1
             continue
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -74,7 +89,7 @@ def vgg_from_config(
         channels, index = v, index + 1
     layers += [
         ("flatten", nn.Flatten()),
-        ("fc6", nn.Linear(channels * 7 * 7, 4096)),  # holds ~74% of VGG-16's parameters
+        ("fc6", nn.Linear(channels * size * size, 4096)),  # ~74% of VGG-16's parameters
         ("relu6", nn.ReLU()),
         ("dropout6", nn.Dropout(0.5)),
         ("fc7", nn.Linear(4096, 4096)),

@@ -3,17 +3,13 @@
 Pure core (tested without a browser):
 
 - :func:`explore` builds the model on PyTorch's ``meta`` device (shapes only: no memory, no
-  arithmetic, so VGG-19 at 512x512 takes milliseconds), traces it with
-  :func:`cnncourse.shapes.trace` and returns an :class:`ArchitectureResult` with the layer
-  table, the receptive-field growth along the network's longest path and the feature-map
-  "funnel" (spatial size and channels of each resolution stage).
+  arithmetic, so VGG-19 at 512x512 takes milliseconds) and returns an
+  :class:`ArchitectureResult`: the layer table (:func:`cnncourse.tracer.trace`), the depth and
+  the receptive-field growth along the network's longest path and the feature-map funnel
+  (:func:`cnncourse.tracer.longest_path_depth`, ``longest_path_receptive_field``, ``stages``).
+  The analysis lives in :mod:`cnncourse.tracer`; this module only composes and shows it.
 - :func:`architecture_figure` draws the receptive-field growth and the funnel (the widget shows
   it as a PNG; the chapter uses it as the static rendering).
-
-Receptive field: :func:`cnncourse.shapes.trace` follows a plain chain of layers and stops at a
-residual addition or a concatenation. Here the chain is the *longest path* through the network:
-the main branch of a residual block (the shortcut adds nothing wider) and the 1x1 -> 5x5 branch
-of an Inception module (the widest of its four), fed to :func:`cnncourse.shapes.receptive_field`.
 
 View: :class:`ArchitectureExplorer`.
 """
@@ -29,71 +25,22 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch import nn
 
-from .. import models, shapes
+from .. import models, tracer
 from .._validate import check_choice, check_int
+from ..tracer import RFStep, Stage
 
 __all__ = [
     "MAX_INPUT_SIZE",
     "MIN_INPUT_SIZE",
     "ArchitectureResult",
-    "RFStep",
-    "Stage",
     "explore",
-    "longest_path_layers",
-    "longest_path_depth",
     "architecture_figure",
     "ArchitectureExplorer",
 ]
 
 MIN_INPUT_SIZE = 8
 MAX_INPUT_SIZE = 512
-
-# Name parts of side branches that never lengthen the receptive field of the main path.
-_SIDE_BRANCHES = ("shortcut", "attention", "aux1", "aux2", "branch1", "branch2", "branch4")
-_RF_LAYERS = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
-
-
-@dataclass(frozen=True)
-class RFStep:
-    """Receptive field after one conv/pool layer of the longest path.
-
-    Attributes
-    ----------
-    name : str
-        Dotted module name.
-    size : int
-        Receptive field (pixels, height) of one output cell.
-    jump : int
-        Input pixels between neighbouring output cells (product of strides).
-    output_size : int
-        Height of the layer's output map.
-    """
-
-    name: str
-    size: int
-    jump: int
-    output_size: int
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One resolution of the funnel: the last module output seen at that spatial size.
-
-    Attributes
-    ----------
-    name : str
-        Module whose output ends the stage (``'input'`` for the image).
-    size : int
-        Height of the feature map (1 for flattened / FC outputs).
-    channels : int
-        Channels (features) of that output.
-    """
-
-    name: str
-    size: int
-    channels: int
 
 
 @dataclass(frozen=True)
@@ -106,128 +53,28 @@ class ArchitectureResult:
         Key of :data:`cnncourse.models.MODELS`.
     input_shape : tuple of int
         ``(1, C, H, W)``.
-    table : shapes.ShapeTable
+    table : tracer.ShapeTable
         The layer-by-layer trace.
     parameters : int
         Parameter count.
     mult_adds : int
         Multiply-adds of the convolutions and linear layers for one image.
     depth : int
-        Weight layers along the longest path (:func:`longest_path_depth`).
-    receptive_field : list of RFStep
+        Weight layers along the longest path (:func:`cnncourse.tracer.longest_path_depth`).
+    receptive_field : list of tracer.RFStep
         Growth of the receptive field along the longest path.
-    stages : list of Stage
+    stages : list of tracer.Stage
         The funnel, from the input to the logits.
     """
 
     model: str
     input_shape: tuple[int, ...]
-    table: shapes.ShapeTable
+    table: tracer.ShapeTable
     parameters: int
     mult_adds: int
     depth: int
     receptive_field: list[RFStep]
     stages: list[Stage]
-
-
-def _on_side_branch(name: str) -> bool:
-    return any(part in _SIDE_BRANCHES for part in name.split("."))
-
-
-def longest_path_layers(model: nn.Module, table: shapes.ShapeTable) -> list[tuple[str, nn.Module]]:
-    """The conv/pool layers of ``table`` (in execution order) on the longest path.
-
-    Skips shortcuts, SE blocks, auxiliary heads and the three narrower Inception branches;
-    stops at the first global/adaptive pooling or flatten (the receptive field is then the
-    whole image).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The traced model.
-    table : shapes.ShapeTable
-        Its :func:`cnncourse.shapes.trace`.
-
-    Returns
-    -------
-    list of (str, torch.nn.Module)
-    """
-    modules = dict(model.named_modules())
-    path = []
-    for row in table:
-        if _on_side_branch(row.name):
-            continue
-        module = modules.get(row.name)
-        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten)):
-            break
-        if isinstance(module, _RF_LAYERS):
-            path.append((row.name, module))
-    return path
-
-
-def longest_path_depth(model: nn.Module, table: shapes.ShapeTable) -> int:
-    """Weight layers (convolutions and linear layers) along the longest path: the "depth".
-
-    This is the number in a model's name: 16 for VGG-16, 50 for ResNet-50 (projection shortcuts
-    and SE blocks are side branches), 22 for GoogLeNet (one convolution per Inception branch it
-    passes through, the deepest one), 28 for MobileNet v1 (depthwise and pointwise counted apart).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The traced model.
-    table : shapes.ShapeTable
-        Its :func:`cnncourse.shapes.trace`.
-
-    Returns
-    -------
-    int
-    """
-    modules = dict(model.named_modules())
-    return sum(
-        isinstance(modules.get(row.name), (nn.Conv2d, nn.Linear))
-        for row in table
-        if not _on_side_branch(row.name)
-    )
-
-
-def _stages(model: nn.Module, input_shape: tuple[int, ...]) -> list[Stage]:
-    """The funnel: one :class:`Stage` per run of module outputs with the same spatial size.
-
-    Every module (not only leaves) is hooked, so a stage ends with the output of the outermost
-    module that finished at that resolution (``layer1`` of a ResNet, ``inception3b`` of
-    GoogLeNet), not with a layer inside the next block. Flattened outputs count as size 1.
-    """
-    outputs: list[tuple[str, tuple[int, ...]]] = []
-    handles = [
-        m.register_forward_hook(
-            lambda mod, i, o, name=name: (
-                outputs.append((name, tuple(o.shape))) if isinstance(o, torch.Tensor) else None
-            )
-        )
-        for name, m in model.named_modules()
-        if name and not _on_side_branch(name)
-    ]
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(input_shape, device="meta"))
-    finally:
-        for h in handles:
-            h.remove()
-    runs: list[list[tuple[str, int, int]]] = []
-    for name, shape in outputs:
-        size = shape[2] if len(shape) == 4 else 1
-        if runs and runs[-1][0][1] == size:
-            runs[-1].append((name, size, shape[1]))
-        else:
-            runs.append([(name, size, shape[1])])
-    stages = [Stage("input", input_shape[2], input_shape[1])]
-    for run in runs:
-        depth = min(name.count(".") for name, _, _ in run)
-        name, size, channels = [r for r in run if r[0].count(".") == depth][-1]
-        stages.append(Stage(name, size, channels))
-    return stages
 
 
 def explore(model: str, input_size: int | None = None) -> ArchitectureResult:
@@ -268,21 +115,14 @@ def _explore(model: str, size: int) -> ArchitectureResult:
     with torch.device("meta"):
         net = ctor()
     try:
-        table = shapes.trace(net, input_shape)
+        table = tracer.trace(net, input_shape)
     except ValueError as err:
         raise ValueError(f"{model} cannot take a {size}x{size} input: {_explain(err)}") from err
-    rf_path = longest_path_layers(net, table)
-    rf = shapes.receptive_field([m for _, m in rf_path]) if rf_path else []
-    out_sizes = {row.name: row.output_shape[2] for row in table if len(row.output_shape or ()) == 4}
-    steps = [
-        RFStep(name, r.size, r.jump, out_sizes[name])
-        for (name, _), r in zip(rf_path, rf, strict=True)
-    ]
-    mult_adds = sum(r.mult_adds or 0 for r in table if r.type in ("Conv2d", "Linear"))
     return ArchitectureResult(
-        model, input_shape, table, table.total_parameters, mult_adds,
-        longest_path_depth(net, table), steps,
-        _stages(net, input_shape),
+        model, input_shape, table, table.total_parameters, table.mult_adds,
+        tracer.longest_path_depth(net, table),
+        tracer.longest_path_receptive_field(net, table),
+        tracer.stages(net, input_shape),
     )  # fmt: skip
 
 

@@ -10,13 +10,13 @@ Pure core (tested without a browser):
   positives and missed objects: precision and recall of that canvas and of the whole set.
 - :func:`set_counts` -- the same counts summed over many canvases.
 
-View: :class:`DetectionExplorer` (canvas, score threshold and NMS IoU sliders). Static figure for
-the website: :func:`explorer_figure`.
+View: :class:`DetectionExplorer` (canvas, score threshold and NMS IoU sliders; boxes drawn with
+:func:`cnncourse.widgets._render.png_boxes`). Static figure for the website:
+:func:`explorer_figure`.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -25,7 +25,7 @@ import torch
 
 from .. import detect
 from .._validate import check_int
-from .nms_explorer import boxes_png
+from ._render import error_html, html_table, png_boxes, td
 
 __all__ = [
     "COLORS",
@@ -166,7 +166,7 @@ def _draw(image, state: DetectionState, ground_truth: dict, scale: int = 5) -> b
     texts = [f"{int(ground_truth['labels'][g])}?" for g in state.missed] + [
         f"{int(lab)} {s:.2f}" for lab, s in zip(det["labels"], det["scores"], strict=True)
     ]
-    return boxes_png(image, boxes, colors, texts, scale)
+    return png_boxes(image, boxes, colors, texts, scale)
 
 
 def _fmt(x: float) -> str:
@@ -263,7 +263,7 @@ class DetectionExplorer(widgets.VBox):
 
     def _error(self, err: Exception) -> None:
         self.result = None
-        self.message.value = f'<span style="color:#c62828">{html.escape(str(err))}</span>'
+        self.message.value = error_html(str(err))
 
     def _update_canvas(self, change=None) -> None:
         i = self.canvas.value
@@ -289,11 +289,10 @@ class DetectionExplorer(widgets.VBox):
             ("precision", _fmt(state.precision), _fmt(t["precision"])),
             ("recall", _fmt(state.recall), _fmt(t["recall"])),
         ]
-        cells = "".join(
-            "<tr>" + "".join(f'<td style="padding:2px 8px">{c}</td>' for c in row) + "</tr>"
-            for row in rows
+        self.metrics.value = html_table(
+            ([td(str(c), "padding:2px 8px") for c in row] for row in rows),
+            "cnncourse-detection-table",
         )
-        self.metrics.value = f'<table class="cnncourse-detection-table">{cells}</table>'
 
 
 def explorer_figure(images, candidates_list, ground_truths, index: int, settings):

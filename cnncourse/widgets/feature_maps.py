@@ -6,15 +6,16 @@ Pure core (tested without a browser):
 - :func:`browse` -- one state: the input, every channel of the layer (through
   :func:`cnncourse.explain.feature_maps`), the chosen channel and a shared colour scale.
 - :func:`tile` -- channels side by side in a grid (NaN gutters), :func:`colour_range`.
+- :func:`map_png` -- a map or a tiled grid as PNG bytes (gutters white).
 
-View: :class:`FeatureMapBrowser` (index slider, layer dropdown, channel slider; PNG images).
-Static figure for the website: :func:`browser_figure`.
+View: :class:`FeatureMapBrowser` (index slider, layer dropdown, channel slider; PNG images drawn
+with :mod:`cnncourse.widgets._render`). Static figures for the website: :func:`figure` (the
+key states, layer by layer) and :func:`state_figure` (given states as the widget shows them).
 """
 
 from __future__ import annotations
 
 import html
-import io
 import math
 from dataclasses import dataclass
 
@@ -22,24 +23,21 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from PIL import Image as PILImage
 from torch import nn
 
 from .. import explain, viz
 from .._validate import check_array, check_choice, check_int
-from .kernel_explorer import _image_widget, _labelled, to_png, to_rgb
+from . import _render
 
 __all__ = [
     "FeatureMapState",
     "map_layers",
-    "display_images",
     "tile",
     "colour_range",
     "browse",
-    "rgb_png",
     "map_png",
     "FeatureMapBrowser",
-    "browser_figure",
+    "figure",
     "state_figure",
 ]
 
@@ -62,14 +60,6 @@ def map_layers(model: nn.Module, example) -> list[str]:
     x = torch.as_tensor(example)[:1]
     maps = explain.feature_maps(model, x)
     return [name for name, a in maps.items() if a.ndim == 4]
-
-
-def display_images(images) -> np.ndarray:
-    """Model inputs (N, C, H, W) as pictures (N, H, W) in [0, 1]: channel mean, min-max per image."""
-    x = check_array("images", images, ndim=4).astype(np.float64).mean(1)
-    lo = x.min(axis=(1, 2), keepdims=True)
-    hi = x.max(axis=(1, 2), keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
 
 
 def tile(maps, ncols: int | None = None, gap: int = 1) -> np.ndarray:
@@ -147,17 +137,6 @@ class FeatureMapState:
         )
 
 
-def _batch_and_index(images, index) -> tuple[torch.Tensor, int]:
-    """Validate an (N, C, H, W) batch and an image index into it (shared by the explorers)."""
-    x = torch.as_tensor(images)
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(x.shape)}")
-    index = check_int("index", index, minimum=0)
-    if index >= len(x):
-        raise ValueError(f"index must be in 0..{len(x) - 1}, got {index}")
-    return x, index
-
-
 def browse(
     model: nn.Module, images, index: int = 0, layer: str | None = None, channel: int = 0
 ) -> FeatureMapState:
@@ -179,7 +158,7 @@ def browse(
     -------
     FeatureMapState
     """
-    x, index = _batch_and_index(images, index)
+    x, index = _render.batch_and_index(images, index)
     if layer is None:
         layer = map_layers(model, x)[0]
     a = explain.feature_maps(model, x[index : index + 1], layer)[layer]
@@ -195,36 +174,18 @@ def browse(
         )
     maps = a[0].double().cpu().numpy()
     vmin, vmax, cmap = colour_range(maps)
-    image = display_images(x[index : index + 1].detach().cpu().numpy())[0]
+    image = _render.display_images(x[index : index + 1].detach().cpu().numpy())[0]
     return FeatureMapState(index, layer, channel, image, maps, vmin, vmax, cmap)
-
-
-def _upscale(values: np.ndarray, target: int) -> np.ndarray:
-    """Nearest-neighbour enlargement so that the longer side is about ``target`` pixels."""
-    factor = max(1, target // max(values.shape))
-    return np.kron(values, np.ones((factor, factor)))
-
-
-def rgb_png(rgb) -> bytes:
-    """PNG bytes of an RGB image (H, W, 3): uint8, or floats in [0, 1]."""
-    rgb = check_array("rgb", rgb, ndim=3)
-    if rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be (H, W, 3), got shape {rgb.shape}")
-    if rgb.dtype != np.uint8:
-        rgb = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
-    buf = io.BytesIO()
-    PILImage.fromarray(rgb).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
 
 
 def map_png(values, vmin: float, vmax: float, cmap: str, target: int = 168) -> bytes:
     """A map (or a :func:`tile` grid) as PNG bytes, enlarged to about ``target`` pixels;
     NaN gutters are drawn white so they cannot be mistaken for values."""
-    big = _upscale(check_array("values", values, ndim=2).astype(np.float64), target)
+    big = _render.upscale(check_array("values", values, ndim=2).astype(np.float64), target)
     gaps = ~np.isfinite(big)
-    rgb = to_rgb(np.where(gaps, vmin, big), vmin, vmax, cmap)
+    rgb = _render.to_rgb(np.where(gaps, vmin, big), vmin, vmax, cmap)
     rgb[gaps] = 255
-    return rgb_png(rgb)
+    return _render.png_rgb(rgb)
 
 
 # ------------------------------------------------------------------------------------ view
@@ -269,9 +230,9 @@ class FeatureMapBrowser(widgets.VBox):
         self.layer.add_class("cnncourse-fmap-layer")
         self.channel = widgets.IntSlider(value=0, min=0, max=0, description="channel")
         self.channel.add_class("cnncourse-fmap-channel")
-        self.input_view = _image_widget("cnncourse-fmap-input", "168px")
-        self.map_view = _image_widget("cnncourse-fmap-map", "168px")
-        self.grid_view = _image_widget("cnncourse-fmap-grid", "336px")
+        self.input_view = _render.image_widget("cnncourse-fmap-input", "168px")
+        self.map_view = _render.image_widget("cnncourse-fmap-map", "168px")
+        self.grid_view = _render.image_widget("cnncourse-fmap-grid", "336px")
         self.caption = widgets.HTML()
         self.caption.add_class("cnncourse-fmap-caption")
         self.message = widgets.HTML()
@@ -279,9 +240,9 @@ class FeatureMapBrowser(widgets.VBox):
 
         panels = widgets.HBox(
             [
-                _labelled("input", self.input_view),
-                _labelled("selected channel", self.map_view),
-                _labelled("all channels of the layer", self.grid_view),
+                _render.labelled("input", self.input_view),
+                _render.labelled("selected channel", self.map_view),
+                _render.labelled("all channels of the layer", self.grid_view),
             ],
             layout=widgets.Layout(align_items="flex-start"),
         )
@@ -319,12 +280,12 @@ class FeatureMapBrowser(widgets.VBox):
                 self.model, self.images, self.index.value, self.layer.value, self.channel.value
             )
         except (ValueError, TypeError) as err:
-            self.message.value = f'<span style="color:#b00">{html.escape(str(err))}</span>'
+            self.message.value = _render.error_html(str(err))
             return
         self.result = state
         label = f", label {self.labels[state.index]}" if self.labels is not None else ""
         self.caption.value = f"image {state.index}{label}"
-        self.input_view.value = to_png(_upscale(state.image, 168), 0.0, 1.0, "gray")
+        self.input_view.value = _render.png_gray(_render.upscale(state.image, 168))
         self.map_view.value = map_png(state.activation, state.vmin, state.vmax, state.cmap, 168)
         self.grid_view.value = map_png(tile(state.maps), state.vmin, state.vmax, state.cmap, 336)
         self.message.value = html.escape(state.summary)
@@ -333,7 +294,7 @@ class FeatureMapBrowser(widgets.VBox):
 # --------------------------------------------------------------------------- static figure
 
 
-def browser_figure(
+def figure(
     model: nn.Module,
     images,
     index: int = 0,

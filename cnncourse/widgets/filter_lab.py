@@ -2,14 +2,13 @@
 
 Pure core: :func:`lab_kernel` (the 2-D kernel a family and its parameters stand for) and
 :func:`filter_lab` (kernel, output and gradient magnitude, computed with the fast separable
-routines of :mod:`cnncourse.filters`). The view, :class:`FilterLab`, reuses the renderers of
-:mod:`cnncourse.widgets.kernel_explorer` (PNG images, kernel heat map, colour bars).
-Static rendering for the website: :func:`filter_lab_figure`.
+routines of :mod:`cnncourse.filters`). The view, :class:`FilterLab`, draws with the shared
+renderers of :mod:`cnncourse.widgets._render` (PNG images, kernel heat map, colour bars).
+Static rendering for the website: :func:`figure`.
 """
 
 from __future__ import annotations
 
-import html
 from typing import NamedTuple
 
 import ipywidgets as widgets
@@ -18,18 +17,7 @@ import numpy as np
 
 from .. import data, filters, viz
 from .._validate import check_choice, check_int, check_positive_float
-from .kernel_explorer import (
-    SIGNED_CMAP,
-    SIGNED_PERCENTILE,
-    _image_widget,
-    _labelled,
-    colorbar_html,
-    display_range,
-    kernel_html,
-    load_image,
-    show_kernel,
-    to_png,
-)
+from . import _render
 
 __all__ = [
     "FAMILIES",
@@ -39,8 +27,7 @@ __all__ = [
     "lab_kernel",
     "filter_lab",
     "FilterLab",
-    "filter_lab_figure",
-    "static_figure",
+    "figure",
 ]
 
 FAMILIES = (
@@ -68,7 +55,7 @@ MAGNITUDE_CMAP = "magma"
 def magnitude_max(magnitude) -> float:
     """Top of the magnitude colour scale: the 99.5th percentile (so a few strong edges do not
     wash out the rest), or 1 for a flat image."""
-    return float(np.percentile(magnitude, SIGNED_PERCENTILE)) or 1.0
+    return float(np.percentile(magnitude, _render.SIGNED_PERCENTILE)) or 1.0
 
 
 class LabResult(NamedTuple):
@@ -77,13 +64,6 @@ class LabResult(NamedTuple):
     kernel: np.ndarray
     output: np.ndarray
     magnitude: np.ndarray
-
-
-def _centre(k: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros((size, size))
-    m = (size - k.shape[0]) // 2
-    out[m : m + k.shape[0], m : m + k.shape[1]] = k
-    return out
 
 
 def _check_params(family, sigma, direction, size):
@@ -112,8 +92,8 @@ def lab_kernel(family: str, sigma: float = 2.0, direction: str = "x", size: int 
     Returns
     -------
     ndarray, shape (k, k)
-        Unsharp masking ``image + a (image - blur)`` is linear, so its kernel is
-        ``(1 + a) identity - a G``; the DoG kernel is ``G(sigma) - G(1.6 sigma)``.
+        Unsharp masking and DoG are linear: their kernels are :func:`filters.unsharp_kernel`
+        ``(1 + a) identity - a G`` and :func:`filters.dog_kernel` ``G(sigma) - G(1.6 sigma)``.
     """
     sigma, size = _check_params(family, sigma, direction, size)
     if family == "gaussian":
@@ -127,10 +107,8 @@ def lab_kernel(family: str, sigma: float = 2.0, direction: str = "x", size: int 
     if family == "sharpen":
         return np.array(filters.SHARPEN)
     if family == "unsharp":
-        g = filters.gaussian_kernel2d(sigma)
-        return (1 + UNSHARP_AMOUNT) * _centre(np.ones((1, 1)), g.shape[0]) - UNSHARP_AMOUNT * g
-    high = filters.gaussian_kernel2d(DOG_RATIO * sigma)  # family == "dog"
-    return _centre(filters.gaussian_kernel2d(sigma), high.shape[0]) - high
+        return filters.unsharp_kernel(sigma, UNSHARP_AMOUNT)
+    return filters.dog_kernel(sigma, DOG_RATIO * sigma)  # family == "dog"
 
 
 def filter_lab(
@@ -161,7 +139,7 @@ def filter_lab(
         other families, the Sobel gradient magnitude of the output (how edgy the result is).
     """
     sigma, size = _check_params(family, sigma, direction, size)
-    img = load_image(image)
+    img = _render.load_image(image)
     k = lab_kernel(family, sigma, direction, size)
     magnitude = None
     if family == "gaussian":
@@ -215,14 +193,14 @@ class FilterLab(widgets.VBox):
         self.box_size.add_class("cnncourse-filter-size")
         self.message = widgets.HTML()
         self.message.add_class("cnncourse-filter-message")
-        self.input_view = _image_widget("cnncourse-filter-input", "240px")
+        self.input_view = _render.image_widget("cnncourse-filter-input", "240px")
         self.kernel_view = widgets.HTML()
         self.kernel_view.add_class("cnncourse-filter-kernel")
-        self.kernel_image = _image_widget("cnncourse-filter-kernel-image", "160px")
+        self.kernel_image = _render.image_widget("cnncourse-filter-kernel-image", "160px")
         self.kernel_colorbar = widgets.HTML()
-        self.output_view = _image_widget("cnncourse-filter-output", "240px")
+        self.output_view = _render.image_widget("cnncourse-filter-output", "240px")
         self.output_colorbar = widgets.HTML()
-        self.magnitude_view = _image_widget("cnncourse-filter-magnitude", "240px")
+        self.magnitude_view = _render.image_widget("cnncourse-filter-magnitude", "240px")
         self.magnitude_colorbar = widgets.HTML()
 
         controls = widgets.HBox(
@@ -231,15 +209,15 @@ class FilterLab(widgets.VBox):
         controls.layout.flex_flow = "row wrap"
         panels = widgets.HBox(
             [
-                _labelled("input", self.input_view),
-                _labelled(
+                _render.labelled("input", self.input_view),
+                _render.labelled(
                     "kernel",
                     widgets.HBox(
                         [widgets.VBox([self.kernel_view, self.kernel_image]), self.kernel_colorbar]
                     ),
                 ),
-                _labelled("output", widgets.HBox([self.output_view, self.output_colorbar])),
-                _labelled(
+                _render.labelled("output", widgets.HBox([self.output_view, self.output_colorbar])),
+                _render.labelled(
                     "gradient magnitude",
                     widgets.HBox([self.magnitude_view, self.magnitude_colorbar]),
                 ),
@@ -254,7 +232,7 @@ class FilterLab(widgets.VBox):
         self._on_image()
 
     def _on_image(self, change=None) -> None:
-        self.input_view.value = to_png(load_image(self.image.value))
+        self.input_view.value = _render.png_gray(_render.load_image(self.image.value))
         self.update()
 
     def _show_controls(self) -> None:
@@ -278,28 +256,29 @@ class FilterLab(widgets.VBox):
                 self.box_size.value,
             )
         except (ValueError, TypeError) as err:
-            self.message.value = f'<span style="color:#b00">{html.escape(str(err))}</span>'
+            self.message.value = _render.error_html(str(err))
             return
         self.result = res
         k = res.kernel
         bound = float(np.abs(k).max()) or 1.0
         if k.shape[0] <= MAX_ANNOTATED:
-            self.kernel_view.value = kernel_html(k)
+            self.kernel_view.value = _render.kernel_html(k)
             self.kernel_image.layout.display = "none"
         else:
             self.kernel_view.value = ""
             # Repeat pixels so the browser shows crisp squares instead of a smeared blob.
-            rep = max(1, 160 // k.shape[0])
-            big = np.repeat(np.repeat(k, rep, axis=0), rep, axis=1)
-            self.kernel_image.value = to_png(big, -bound, bound, SIGNED_CMAP)
+            big = _render.upscale(k, 160)
+            self.kernel_image.value = _render.png_gray(big, -bound, bound, _render.SIGNED_CMAP)
             self.kernel_image.layout.display = ""
-        self.kernel_colorbar.value = colorbar_html(-bound, bound, SIGNED_CMAP, height_px=140)
-        vmin, vmax, cmap = display_range(k, res.output)
-        self.output_view.value = to_png(res.output, vmin, vmax, cmap)
-        self.output_colorbar.value = colorbar_html(vmin, vmax, cmap)
+        self.kernel_colorbar.value = _render.colorbar_html(
+            -bound, bound, _render.SIGNED_CMAP, height_px=140
+        )
+        vmin, vmax, cmap = _render.display_range(k, res.output)
+        self.output_view.value = _render.png_gray(res.output, vmin, vmax, cmap)
+        self.output_colorbar.value = _render.colorbar_html(vmin, vmax, cmap)
         mmax = magnitude_max(res.magnitude)
-        self.magnitude_view.value = to_png(res.magnitude, 0.0, mmax, MAGNITUDE_CMAP)
-        self.magnitude_colorbar.value = colorbar_html(0.0, mmax, MAGNITUDE_CMAP)
+        self.magnitude_view.value = _render.png_gray(res.magnitude, 0.0, mmax, MAGNITUDE_CMAP)
+        self.magnitude_colorbar.value = _render.colorbar_html(0.0, mmax, MAGNITUDE_CMAP)
         self.message.value = (
             f"{self.family.value}: kernel {k.shape[0]}x{k.shape[1]}, sum {k.sum():.3g}; "
             f"output range [{res.output.min():.3g}, {res.output.max():.3g}]"
@@ -327,7 +306,7 @@ def _state_title(state: dict) -> str:
     return fam
 
 
-def filter_lab_figure(image: str = "camera", states=DEFAULT_STATES) -> plt.Figure:
+def figure(image: str = "camera", states=DEFAULT_STATES) -> plt.Figure:
     """Static rendering of several lab states: one row each with kernel, output and magnitude."""
     states = list(states)
     fig, axes = plt.subplots(len(states), 3, figsize=(8, 2.6 * len(states)), squeeze=False)
@@ -335,8 +314,8 @@ def filter_lab_figure(image: str = "camera", states=DEFAULT_STATES) -> plt.Figur
         res = filter_lab(image, **state)
         title = _state_title(state)
         k = res.kernel
-        show_kernel(row[0], k, f"kernel: {title}", fmt="{:.2g}", annotate=k.shape[0] <= 5)
-        vmin, vmax, cmap = display_range(k, res.output)
+        viz.show_kernel(row[0], k, f"kernel: {title}", fmt="{:.2g}", annotate=k.shape[0] <= 5)
+        vmin, vmax, cmap = _render.display_range(k, res.output)
         viz.show_array(row[1], res.output, "output", cmap=cmap, vmin=vmin, vmax=vmax, colorbar=True)
         viz.show_array(
             row[2],
@@ -350,7 +329,3 @@ def filter_lab_figure(image: str = "camera", states=DEFAULT_STATES) -> plt.Figur
     fig.suptitle(f"Filter lab on '{image}': kernel, output, gradient magnitude")
     fig.tight_layout()
     return fig
-
-
-# The name chapters use for "the widget's static rendering for the website".
-static_figure = filter_lab_figure

@@ -5,11 +5,12 @@ Pure core (tested without a browser):
 - :func:`class_probabilities` -- softmax of the model's logits (eval mode).
 - :func:`default_layer` -- the last ``Conv2d`` (after its ReLU): the usual Grad-CAM layer.
 - :func:`explore` -- one state: :func:`cnncourse.explain.grad_cam` for the target (default: the
-  predicted class), its overlay (:func:`cnncourse.explain.grad_cam_overlay`) and the class
+  predicted class), its overlay (:func:`cnncourse.viz.grad_cam_overlay`) and the class
   probabilities.
 - :func:`probabilities_html` -- the probabilities as an HTML bar chart.
 
-View: :class:`GradCamExplorer`. Static figure for the website: :func:`gradcam_figure`.
+View: :class:`GradCamExplorer` (drawn with :mod:`cnncourse.widgets._render`). Static figure for
+the website: :func:`figure`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ import torch
 from torch import nn
 
 from .. import explain, viz
-from .._validate import check_int
-from .feature_maps import _batch_and_index, _upscale, display_images, rgb_png
-from .kernel_explorer import _image_widget, _labelled, to_png
+from .._validate import check_int, check_module
+from . import _render
 
 __all__ = [
     "GradCamState",
@@ -36,7 +36,7 @@ __all__ = [
     "explore",
     "probabilities_html",
     "GradCamExplorer",
-    "gradcam_figure",
+    "figure",
 ]
 
 
@@ -45,8 +45,7 @@ __all__ = [
 
 def class_probabilities(model: nn.Module, x) -> np.ndarray:
     """``softmax(model(x))`` in eval mode (the mode is restored), shape (N, K), float64."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     x = torch.as_tensor(x)
     was_training = model.training
     model.eval()
@@ -121,7 +120,7 @@ def explore(
     -------
     GradCamState
     """
-    x, index = _batch_and_index(images, index)
+    x, index = _render.batch_and_index(images, index)
     layer = default_layer(model) if layer is None else layer
     one = x[index : index + 1]
     probs = class_probabilities(model, one)[0]
@@ -131,8 +130,8 @@ def explore(
     if target >= len(probs):
         raise ValueError(f"target must be in 0..{len(probs) - 1}, got {target}")
     heat = explain.grad_cam(model, one, target, layer)[0].double().cpu().numpy()
-    image = display_images(one.detach().cpu().numpy())[0]
-    overlay = explain.grad_cam_overlay(image, heat, alpha=alpha)
+    image = _render.display_images(one.detach().cpu().numpy())[0]
+    overlay = viz.grad_cam_overlay(image, heat, alpha=alpha)
     return GradCamState(index, target, layer, image, heat, overlay, probs)
 
 
@@ -220,8 +219,8 @@ class GradCamExplorer(widgets.VBox):
             value=0.5, min=0.0, max=1.0, step=0.05, description="opacity"
         )
         self.alpha.add_class("cnncourse-gradcam-alpha")
-        self.input_view = _image_widget("cnncourse-gradcam-input", "196px")
-        self.overlay_view = _image_widget("cnncourse-gradcam-overlay", "196px")
+        self.input_view = _render.image_widget("cnncourse-gradcam-input", "196px")
+        self.overlay_view = _render.image_widget("cnncourse-gradcam-overlay", "196px")
         self.probabilities = widgets.HTML()
         self.probabilities.add_class("cnncourse-gradcam-probabilities")
         self.message = widgets.HTML()
@@ -229,9 +228,9 @@ class GradCamExplorer(widgets.VBox):
 
         panels = widgets.HBox(
             [
-                _labelled("input", self.input_view),
-                _labelled(f"Grad-CAM at {self.layer_name}", self.overlay_view),
-                _labelled("class probabilities", self.probabilities),
+                _render.labelled("input", self.input_view),
+                _render.labelled(f"Grad-CAM at {self.layer_name}", self.overlay_view),
+                _render.labelled("class probabilities", self.probabilities),
             ],
             layout=widgets.Layout(align_items="flex-start"),
         )
@@ -256,13 +255,11 @@ class GradCamExplorer(widgets.VBox):
                 self.alpha.value,
             )
         except (ValueError, TypeError) as err:
-            self.message.value = f'<span style="color:#b00">{html.escape(str(err))}</span>'
+            self.message.value = _render.error_html(str(err))
             return
         self.result = state
-        self.input_view.value = to_png(_upscale(state.image, 196), 0.0, 1.0, "gray")
-        factor = max(1, 196 // max(state.overlay.shape[:2]))
-        big = np.repeat(np.repeat(state.overlay, factor, 0), factor, 1)
-        self.overlay_view.value = rgb_png(big)
+        self.input_view.value = _render.png_gray(_render.upscale(state.image, 196))
+        self.overlay_view.value = _render.png_rgb(_render.upscale(state.overlay, 196))
         self.probabilities.value = probabilities_html(
             state.probabilities, self.class_names, state.target
         )
@@ -278,7 +275,7 @@ class GradCamExplorer(widgets.VBox):
 # --------------------------------------------------------------------------- static figure
 
 
-def gradcam_figure(
+def figure(
     model: nn.Module,
     images,
     indices: Sequence[int],

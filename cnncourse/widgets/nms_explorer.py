@@ -4,12 +4,14 @@ Pure core (tested without a browser):
 
 - :func:`example_scene` -- a test canvas with a cluster of overlapping, scored candidate boxes
   around every digit (what a detector produces before NMS).
-- :func:`nms_steps` -- run NMS one decision at a time with :func:`cnncourse.detect.box_iou`:
-  each step keeps the best remaining box and suppresses the boxes that overlap it by more than
-  the IoU threshold. Its final ``keep`` equals :func:`cnncourse.detect.nms`.
+- :func:`explore` -- drop the boxes at or below the score threshold, then run the library's
+  NMS one decision at a time (:func:`cnncourse.detect.nms_steps`, the loop behind
+  :func:`cnncourse.detect.nms`): each step keeps the best remaining box and suppresses the boxes
+  that overlap it by more than the IoU threshold.
 - :func:`statuses_at` -- the status of every box after ``t`` steps (below the score threshold,
   waiting, kept, suppressed, or the box being kept at this step).
-- :func:`boxes_png` -- draw an image with coloured boxes as PNG bytes (PIL, a few milliseconds).
+
+Boxes are drawn with :func:`cnncourse.widgets._render.png_boxes`.
 
 View: :class:`NMSExplorer` (score and IoU sliders, ``Play`` to step through). Static figure for
 the website: :func:`nms_figure`.
@@ -18,26 +20,22 @@ the website: :func:`nms_figure`.
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
-from PIL import Image as PILImage
-from PIL import ImageDraw
 
 from .. import canvases, detect
-from .._validate import check_array, check_int
+from .._validate import check_array, check_int, check_unit_interval
+from ._render import error_html, png_boxes
 
 __all__ = [
     "COLORS",
-    "NMSStep",
     "NMSResult",
     "example_scene",
-    "nms_steps",
+    "explore",
     "statuses_at",
-    "boxes_png",
     "NMSExplorer",
     "nms_figure",
 ]
@@ -53,15 +51,6 @@ COLORS = {
 
 
 @dataclass(frozen=True)
-class NMSStep:
-    """One NMS decision: keep box ``kept``, suppress ``suppressed`` (with their IoUs with it)."""
-
-    kept: int
-    suppressed: tuple[int, ...]
-    ious: tuple[float, ...]
-
-
-@dataclass(frozen=True)
 class NMSResult:
     """Everything the explorer shows for one (score threshold, IoU threshold).
 
@@ -71,8 +60,8 @@ class NMSResult:
     score_threshold, iou_threshold : float
     below : ndarray of int
         Boxes with score <= ``score_threshold`` (dropped before NMS).
-    steps : list of NMSStep
-        The decisions, best box first.
+    steps : list of :class:`cnncourse.detect.NMSStep`
+        The decisions, best box first, with indices into ``boxes``.
     keep : ndarray of int
         Kept boxes, best first (= ``detect.nms`` on the candidates).
     """
@@ -82,7 +71,7 @@ class NMSResult:
     score_threshold: float
     iou_threshold: float
     below: np.ndarray
-    steps: list
+    steps: list[detect.NMSStep]
     keep: np.ndarray
 
 
@@ -124,14 +113,15 @@ def example_scene(index: int = 0, per_object: int = 6, seed: int = 0):
     return c.images[index].copy(), boxes, np.round(scores, 2)
 
 
-def nms_steps(boxes, scores, score_threshold: float = 0.0, iou_threshold: float = 0.5) -> NMSResult:
-    """Non-maximum suppression, one decision at a time.
+def explore(boxes, scores, score_threshold: float = 0.0, iou_threshold: float = 0.5) -> NMSResult:
+    """Drop the low scores, then run :func:`cnncourse.detect.nms_steps` on the rest.
 
     Parameters
     ----------
     boxes : array (N, 4) xyxy;  scores : array (N,)
     score_threshold : float in [0, 1]
-        Boxes with score <= this are dropped first.
+        Boxes with score <= this are dropped first (as :func:`cnncourse.detect.select_detections`
+        does).
     iou_threshold : float in [0, 1]
         A box is suppressed when its IoU with the kept box is greater than this.
 
@@ -145,18 +135,20 @@ def nms_steps(boxes, scores, score_threshold: float = 0.0, iou_threshold: float 
     s = check_array("scores", scores, ndim=1).astype(np.float64)
     if len(s) != len(b):
         raise ValueError(f"scores must have one entry per box ({len(b)}), got {len(s)}")
-    score_threshold = detect._unit_float("score_threshold", score_threshold)
-    iou_threshold = detect._unit_float("iou_threshold", iou_threshold)
+    score_threshold = check_unit_interval("score_threshold", score_threshold)
+    iou_threshold = check_unit_interval("iou_threshold", iou_threshold)
     below = np.flatnonzero(s <= score_threshold)
-    order = [int(i) for i in np.argsort(-s, kind="stable") if s[i] > score_threshold]
-    iou = detect.box_iou(b, b)
-    steps = []
-    while order:
-        best, order = order[0], order[1:]
-        drop = [i for i in order if iou[best, i] > iou_threshold]
-        steps.append(NMSStep(best, tuple(drop), tuple(float(iou[best, i]) for i in drop)))
-        order = [i for i in order if i not in drop]
-    keep = np.array([st.kept for st in steps], dtype=np.int64)
+    candidates = np.flatnonzero(s > score_threshold)
+    # The library decides; the explorer only maps candidate positions back to box indices.
+    steps = [
+        detect.NMSStep(
+            int(candidates[step.kept]),
+            tuple(int(candidates[i]) for i in step.suppressed),
+            step.ious,
+        )
+        for step in detect.nms_steps(b[candidates], s[candidates], iou_threshold)
+    ]
+    keep = np.array([step.kept for step in steps], dtype=np.int64)
     return NMSResult(b, s, score_threshold, iou_threshold, below, steps, keep)
 
 
@@ -177,31 +169,6 @@ def statuses_at(result: NMSResult, step: int) -> list[str]:
         for i in decision.suppressed:
             status[i] = "suppressed"
     return status
-
-
-def boxes_png(image, boxes, colors, texts=None, scale: int = 4, widths=None) -> bytes:
-    """A grayscale image (H, W) in [0, 1], upscaled, with coloured xyxy boxes: PNG bytes.
-
-    ``colors``: one colour string per box; ``texts``: optional label per box (drawn at its
-    top-left corner); ``widths``: line widths (default 2).
-    """
-    img = check_array("image", image, ndim=2).astype(np.float64)
-    scale = check_int("scale", scale, minimum=1)
-    b = np.asarray(detect.box_convert(boxes, "xyxy", "xyxy"), dtype=np.float64).reshape(-1, 4)
-    pixels = np.clip(img * 255, 0, 255).astype(np.uint8)
-    canvas = PILImage.fromarray(pixels).resize(
-        (img.shape[1] * scale, img.shape[0] * scale), PILImage.NEAREST
-    )
-    canvas = canvas.convert("RGB")
-    draw = ImageDraw.Draw(canvas)
-    widths = [2] * len(b) if widths is None else widths
-    for k, (box, color) in enumerate(zip(b * scale, colors, strict=True)):
-        draw.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=color, width=widths[k])
-        if texts is not None and texts[k]:
-            draw.text((box[0] + 2, box[1] + 1), str(texts[k]), fill=color)
-    out = io.BytesIO()
-    canvas.save(out, format="PNG")
-    return out.getvalue()
 
 
 class NMSExplorer(widgets.VBox):
@@ -287,10 +254,10 @@ class NMSExplorer(widgets.VBox):
         """Rerun NMS for the thresholds and jump to its end (all boxes decided)."""
         _, boxes, scores = self.scene
         try:
-            result = nms_steps(boxes, scores, self.score_threshold.value, self.iou_threshold.value)
+            result = explore(boxes, scores, self.score_threshold.value, self.iou_threshold.value)
         except (ValueError, TypeError) as err:
             self.result = None
-            self.message.value = f'<span style="color:#c62828">{html.escape(str(err))}</span>'
+            self.message.value = error_html(str(err))
             return
         self.message.value = ""
         self.result = result
@@ -311,7 +278,7 @@ class NMSExplorer(widgets.VBox):
             for s, st in zip(result.scores, self.statuses, strict=True)
         ]
         widths = [3 if st in ("current", "kept") else 1 for st in self.statuses]
-        self.view.value = boxes_png(
+        self.view.value = png_boxes(
             self.scene[0], result.boxes, [COLORS[st] for st in self.statuses], texts, 5, widths
         )
         n_cand = len(result.scores) - len(result.below)
@@ -353,7 +320,7 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None):
     n = len(settings)
     fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 3.0), dpi=80, squeeze=False)
     for k, (ax, (st, it)) in enumerate(zip(axes[0], settings, strict=True)):
-        result = nms_steps(boxes, scores, st, it)
+        result = explore(boxes, scores, st, it)
         step = (
             len(result.steps)
             if steps_to_show is None or steps_to_show[k] is None

@@ -1,5 +1,8 @@
 """Pooling explorer (chapter 4): slide a max or average pooling window over a grid or a photo.
 
+About 650 lines on purpose: one module per explorer (core, pooling-specific renderers, view,
+static figures); everything generic is in :mod:`cnncourse.widgets._render`.
+
 Pure core (tested without a browser):
 
 - :func:`load_source` -- a small numeric grid from :data:`GRIDS` or a photo from
@@ -11,26 +14,25 @@ Pure core (tested without a browser):
 - :func:`grid_html`, :func:`window_html`, :func:`formula_html`, :func:`photo_pngs` -- renderers
   (HTML tables for numeric grids, PNG bytes for ``ipywidgets.Image`` for photos).
 
-View: :class:`PoolingExplorer` (controls + ``ipywidgets.Play``). Static figures for the website:
-:func:`explorer_figure` (animation steps on a grid) and :func:`photo_figure` (max vs average on a
-photo for several window sizes).
+View: :class:`PoolingExplorer` (controls + ``ipywidgets.Play``); the generic HTML/PNG helpers
+come from :mod:`cnncourse.widgets._render`. Static figures for the website: :func:`figure`
+(animation steps on a grid) and :func:`photo_figure` (max vs average on a photo for several
+window sizes).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
-import io
-from functools import lru_cache
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
-from PIL import Image as PILImage
 
 from .. import data, pooling, viz
-from .._validate import check_array, check_choice, check_int
+from .._validate import check_choice, check_int
+from . import _render
 
 __all__ = [
     "GRIDS",
@@ -45,7 +47,7 @@ __all__ = [
     "window_html",
     "photo_pngs",
     "PoolingExplorer",
-    "explorer_figure",
+    "figure",
     "photo_figure",
 ]
 
@@ -76,19 +78,13 @@ def _cell_kinds(rows, cols, shape, padding) -> np.ndarray:
     return np.where(inside, 0, np.where(padded, 1, 2))
 
 
-@lru_cache(maxsize=16)
-def _photo(name: str) -> np.ndarray:
-    img = data.sample_image(name)
-    img.setflags(write=False)
-    return img
-
-
 def load_source(source) -> np.ndarray:
     """A 2-D float array: a name from :data:`SOURCES` (grids and photos) or an (H, W) array."""
     if isinstance(source, str):
         check_choice("source", source, SOURCES)
-        return GRIDS[source] if source in GRIDS else _photo(source)
-    return check_array("source", source, ndim=2).astype(np.float64, copy=False)
+        if source in GRIDS:
+            return GRIDS[source]
+    return _render.load_image(source, "source")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -314,15 +310,9 @@ def grid_html(state: PoolingState, cell_px: int = 34) -> str:
             if winner == (r, c):
                 classes.append("cnncourse-pooling-winner")
                 style += f"border:{_WINNER_BORDER};font-weight:bold;"
-            tds.append(
-                f'<td class="{" ".join(classes)}" style="{style}background:{bg}">{text}</td>'
-            )
-        trs.append("<tr>" + "".join(tds) + "</tr>")
-    input_table = (
-        '<table class="cnncourse-pooling-input-grid" style="border-collapse:collapse">'
-        + "".join(trs)
-        + "</table>"
-    )
+            tds.append(_render.td(text, f"{style}background:{bg}", " ".join(classes)))
+        trs.append(tds)
+    input_table = _render.html_table(trs, "cnncourse-pooling-input-grid")
     trs = []
     for i in range(y.shape[0]):
         tds = []
@@ -338,15 +328,9 @@ def grid_html(state: PoolingState, cell_px: int = 34) -> str:
             else:
                 classes.append("cnncourse-pooling-pending")
                 text, bg = "", "#ffffff"
-            tds.append(
-                f'<td class="{" ".join(classes)}" style="{style}background:{bg}">{text}</td>'
-            )
-        trs.append("<tr>" + "".join(tds) + "</tr>")
-    output_table = (
-        '<table class="cnncourse-pooling-output-grid" style="border-collapse:collapse">'
-        + "".join(trs)
-        + "</table>"
-    )
+            tds.append(_render.td(text, f"{style}background:{bg}", " ".join(classes)))
+        trs.append(tds)
+    output_table = _render.html_table(trs, "cnncourse-pooling-output-grid")
     label = 'style="margin:0 0 4px 0;font-weight:bold"'
     return (
         '<div style="display:flex;gap:28px;align-items:flex-start">'
@@ -377,8 +361,8 @@ def window_html(state: PoolingState, cell_px: int = 34) -> str:
                     style += "color:#777;font-style:italic;background:#eeeeee;"
             if winner == (r0 + a, c0 + b):
                 style += f"border:{_WINNER_BORDER};font-weight:bold;"
-            tds.append(f'<td style="{style}">{text}</td>')
-        trs.append("<tr>" + "".join(tds) + "</tr>")
+            tds.append(_render.td(text, style))
+        trs.append(tds)
     if state.kind == "max":
         text = f"max = {_fmt(state.value)}"
         if winner is not None:
@@ -391,10 +375,8 @@ def window_html(state: PoolingState, cell_px: int = 34) -> str:
             text += " (padding not counted)"
     return (
         '<div class="cnncourse-pooling-window-table" style="display:flex;gap:12px;'
-        'align-items:center"><table style="border-collapse:collapse">'
-        + "".join(trs)
-        + f'</table><span style="font-family:monospace">{text}'
-        "</span></div>"
+        f'align-items:center">{_render.html_table(trs)}'
+        f'<span style="font-family:monospace">{text}</span></div>'
     )
 
 
@@ -413,25 +395,10 @@ def _outline(img: np.ndarray, r0: int, c0: int, r1: int, c1: int, width: int) ->
     img[top:bottom, min(c1, w) : right] = _RED
 
 
-def _upscale(values: np.ndarray, target: int) -> tuple[np.ndarray, int]:
-    """Nearest-neighbour enlarge a small array so it is at least ``target`` pixels wide."""
-    f = max(1, target // max(values.shape))
-    return (np.repeat(np.repeat(values, f, axis=0), f, axis=1) if f > 1 else values), f
-
-
 def _gray_indices(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    # 255 gray levels (rounded); palette index 255 is kept for the red outline.
     scale = 254.0 / (hi - lo) if hi > lo else 0.0
     return np.clip((values - lo) * scale + 0.5, 0, 254).astype(np.uint8)
-
-
-def _png(indices: np.ndarray) -> bytes:
-    # A palette PNG (one byte per pixel) with fast zlib level 1: several times quicker to
-    # encode than RGB, which keeps the animation responsive on 512x512 photos.
-    im = PILImage.fromarray(indices)  # mode L; putpalette turns it into P
-    im.putpalette(_PALETTE)
-    buf = io.BytesIO()
-    im.save(buf, format="png", compress_level=1)
-    return buf.getvalue()
 
 
 def photo_pngs(state: PoolingState, target: int = 256) -> tuple[bytes, bytes]:
@@ -441,22 +408,20 @@ def photo_pngs(state: PoolingState, target: int = 256) -> tuple[bytes, bytes]:
     Arrays smaller than ``target`` pixels are enlarged (nearest neighbour) so the frame shows.
     """
     lo, hi = float(state.input.min()), float(state.input.max())
-    big, f = _upscale(state.input, target)
+    big = _render.upscale(state.input, target)
+    f = big.shape[0] // state.input.shape[0]
     img = _gray_indices(big, lo, hi)
     (r0, c0), k = state.window_origin, state.kernel_size
     _outline(img, r0 * f, c0 * f, (r0 + k) * f, (c0 + k) * f, max(1, max(img.shape) // 256))
-    out_big, g = _upscale(state.output, target)
+    out_big = _render.upscale(state.output, target)
+    g = out_big.shape[0] // state.output.shape[0]
     out = _gray_indices(out_big, lo, hi)
     i, j = state.position
     _outline(out, i * g, j * g, (i + 1) * g, (j + 1) * g, max(1, max(out.shape) // 256))
-    return _png(img), _png(out)
+    return _render.palette_png(img, _PALETTE), _render.palette_png(out, _PALETTE)
 
 
 # ------------------------------------------------------------------------------------ view
-
-
-def _error_html(text: str) -> str:
-    return f'<span style="color:#b00">{html.escape(text)}</span>'
 
 
 class PoolingExplorer(widgets.VBox):
@@ -512,18 +477,13 @@ class PoolingExplorer(widgets.VBox):
 
         self.grid_view = widgets.HTML()
         self.grid_view.add_class("cnncourse-pooling-grid")
-        self.input_view = widgets.Image(format="png", layout=widgets.Layout(width="256px"))
-        self.input_view.add_class("cnncourse-pooling-input")
-        self.output_view = widgets.Image(format="png", layout=widgets.Layout(width="256px"))
-        self.output_view.add_class("cnncourse-pooling-output")
+        self.input_view = _render.image_widget("cnncourse-pooling-input")
+        self.output_view = _render.image_widget("cnncourse-pooling-output")
         self.photo_view = widgets.HBox(
             [
-                widgets.VBox(
-                    [widgets.HTML("<b>input</b>"), self.input_view],
-                    layout=widgets.Layout(margin="0 16px 0 0"),
-                ),
-                widgets.VBox([widgets.HTML("<b>output</b>"), self.output_view]),
-            ],
+                _render.labelled("input", self.input_view),
+                _render.labelled("output", self.output_view),
+            ]
         )
         self.window_view = widgets.HTML()
         self.window_view.add_class("cnncourse-pooling-window-view")
@@ -580,7 +540,7 @@ class PoolingExplorer(widgets.VBox):
             )
         except (ValueError, TypeError) as err:
             self.result = None
-            self.message.value = _error_html(str(err))
+            self.message.value = _render.error_html(str(err))
             self.window_view.value = self.formula.value = ""
             return
         self.result = state
@@ -655,7 +615,7 @@ def _draw_state(ax_in: plt.Axes, ax_out: plt.Axes, state: PoolingState) -> None:
     ax_out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="darkorange", lw=2.5))
 
 
-def explorer_figure(
+def figure(
     source="4x4 arange(1, 17)",
     kind: str = "max",
     kernel_size: int = 2,

@@ -3,9 +3,9 @@
 Pure core (tested without a browser):
 
 - :data:`STACKS` / :func:`register_stack` / :func:`build_stack` -- small built-in stacks
-  (LeNet-5, the LeNet-style homework network, a VGG block, VGG-16, a ResNet stem); other
-  chapters can register more.
-- :func:`trace_stack` -- :func:`cnncourse.shapes.trace` of a stack built on PyTorch's ``meta``
+  (LeNet-5 and VGG-16 from :mod:`cnncourse.models`, sized for the input; the LeNet-style
+  homework network, a VGG block, a ResNet stem); other chapters can register more.
+- :func:`trace_stack` -- :func:`cnncourse.tracer.trace` of a stack built on PyTorch's ``meta``
   device: shapes and counts without allocating or computing anything, so even VGG-16 at
   224x224 traces in milliseconds.
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import shapes
+from .. import models, shapes, tracer
 from .._validate import check_choice, check_int
 
 __all__ = [
@@ -59,16 +59,7 @@ def _flat_features(channels: int, size: int) -> int:
 
 
 def _lenet5(size: int) -> nn.Module:
-    # LeCun et al. 1998 with full C3 connectivity (as in the Keras version of the sources)
-    s = shapes.pool_output_size(shapes.conv_output_size(size, 5), 2)
-    s = shapes.pool_output_size(shapes.conv_output_size(s, 5), 2)
-    s = shapes.conv_output_size(s, 5)
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),
-        nn.Linear(_flat_features(120, s), 84), nn.Tanh(), nn.Linear(84, 10),
-    )  # fmt: skip
+    return models.lenet5(input_size=size)
 
 
 def _lenet_homework(size: int) -> nn.Module:
@@ -93,28 +84,8 @@ def _vgg_block(size: int) -> nn.Module:
     )  # fmt: skip
 
 
-VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-                512, 512, 512, "M")  # fmt: skip
-
-
 def _vgg16(size: int) -> nn.Module:
-    layers: list[nn.Module] = []
-    channels, s = 3, size
-    for v in VGG16_CONFIG:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-            s = shapes.pool_output_size(s, 2, 2)
-        else:
-            layers += [nn.Conv2d(channels, v, 3, padding=1), nn.ReLU()]
-            channels = v
-    features = nn.Sequential(*layers)
-    classifier = nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(_flat_features(512, s), 4096), nn.ReLU(), nn.Dropout(),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(),
-        nn.Linear(4096, 1000),
-    )  # fmt: skip
-    return nn.Sequential(features, classifier)
+    return models.vgg.vgg_from_config(models.vgg.CONFIGS["vgg16"], input_size=size)
 
 
 def _resnet_stem(size: int) -> nn.Module:
@@ -200,7 +171,7 @@ def build_stack(name: str, input_size: int | None = None, device: str = "meta") 
         raise ValueError(f"input_size {size} is too small for {name}: {err}") from err
 
 
-def trace_stack(name: str, input_size: int | None = None) -> shapes.ShapeTable:
+def trace_stack(name: str, input_size: int | None = None) -> tracer.ShapeTable:
     """Per-layer table of a registered stack for a square input (computed on the meta device).
 
     Parameters
@@ -212,7 +183,7 @@ def trace_stack(name: str, input_size: int | None = None) -> shapes.ShapeTable:
 
     Returns
     -------
-    shapes.ShapeTable
+    tracer.ShapeTable
 
     Raises
     ------
@@ -225,7 +196,7 @@ def trace_stack(name: str, input_size: int | None = None) -> shapes.ShapeTable:
     if size > MAX_INPUT_SIZE:
         raise ValueError(f"input_size must be <= {MAX_INPUT_SIZE}, got {size}")
     model = build_stack(name, size)
-    table = shapes.trace(model, (1, STACKS[name].in_channels, size, size))
+    table = tracer.trace(model, (1, STACKS[name].in_channels, size, size))
     return table
 
 
@@ -234,7 +205,7 @@ class ShapeTracer(widgets.VBox):
 
     Attributes a test (or a student) can drive: ``stack`` (Dropdown of :data:`STACKS`),
     ``input_size`` (IntSlider); read-only: ``table`` (HTML), ``message`` (HTML: description
-    or error), ``result`` (last :class:`shapes.ShapeTable`, ``None`` on error), ``error``.
+    or error), ``result`` (last :class:`tracer.ShapeTable`, ``None`` on error), ``error``.
 
     Parameters
     ----------
@@ -248,7 +219,7 @@ class ShapeTracer(widgets.VBox):
         check_choice("stack", stack, tuple(STACKS))
         size = STACKS[stack].default_size if input_size is None else input_size
         check_int("input_size", size, minimum=1)
-        self.result: shapes.ShapeTable | None = None
+        self.result: tracer.ShapeTable | None = None
         self.error = ""
         self.stack = widgets.Dropdown(options=tuple(STACKS), value=stack, description="stack")
         self.stack.add_class("cnncourse-tracer-stack")

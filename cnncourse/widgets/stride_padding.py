@@ -8,8 +8,8 @@ Pure core (tested without a browser):
   numbers plugged in, and a warning when the stride does not tile the padded input.
 - :func:`formula_html`, :func:`grid_html` -- the renderers the view uses.
 
-View: :class:`StridePaddingExplorer` (sliders + ``ipywidgets.Play`` animating the window).
-Static figure for the website: :func:`stride_padding_figure`.
+View: :class:`StridePaddingExplorer` (sliders + ``ipywidgets.Play`` animating the window), drawn
+with :mod:`cnncourse.widgets._render`'s HTML helpers. Static figure for the website: :func:`figure`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from matplotlib.patches import Rectangle
 
 from .. import shapes
 from .._validate import check_int
+from . import _render
 
 __all__ = [
     "LIMITS",
@@ -33,7 +34,7 @@ __all__ = [
     "formula_html",
     "grid_html",
     "StridePaddingExplorer",
-    "stride_padding_figure",
+    "figure",
 ]
 
 # slider ranges: (min, max) per control
@@ -129,8 +130,8 @@ def formula_text(
         e.g. ``'floor((7 + 2*0 - 1*(3-1) - 1) / 2) + 1 = floor(4 / 2) + 1 = 3'``.
     """
     n, k, p, s, d = _config(size, kernel_size, padding, stride, dilation)
-    numerator = n + 2 * p - d * (k - 1) - 1
-    out = numerator // s + 1
+    numerator = shapes.conv_output_terms(n, k, s, p, d)
+    out = numerator // s + 1  # shown even when negative (kernel larger than the padded input)
     return (
         f"floor(({n} + 2*{p} - {d}*({k}-1) - 1) / {s}) + 1 = floor({numerator} / {s}) + 1 = {out}"
     )
@@ -141,8 +142,8 @@ def formula_html(
 ) -> str:
     """:func:`formula_text` as HTML: the symbolic formula, then the numbers."""
     n, k, p, s, d = _config(size, kernel_size, padding, stride, dilation)
-    numerator = n + 2 * p - d * (k - 1) - 1
-    out = numerator // s + 1
+    numerator = shapes.conv_output_terms(n, k, s, p, d)
+    out = numerator // s + 1  # shown even when negative (kernel larger than the padded input)
     return (
         '<div style="font-family:serif;font-size:15px;line-height:1.6">'
         "out = &lfloor;(n + 2p &minus; d(k&minus;1) &minus; 1) / s&rfloor; + 1<br>"
@@ -197,13 +198,14 @@ def explore(
     u = shapes.pixel_usage(n, k, s, p, d, include_padding=True)
     usage = np.outer(u, u)
     k_eff = d * (k - 1) + 1
-    leftover = (n + 2 * p - k_eff) % s
+    numerator = shapes.conv_output_terms(n, k, s, p, d)
+    leftover = numerator % s
     unused_pixels = int(np.count_nonzero(usage[p : p + n, p : p + n] == 0))
     warning = ""
     if leftover:
         warning = (
             f"Stride {s} does not tile the padded input: (n + 2p - d(k-1) - 1) / s = "
-            f"({n} + 2*{p} - {k_eff - 1} - 1) / {s} = {n + 2 * p - k_eff} / {s} is not a whole "
+            f"({n} + 2*{p} - {k_eff - 1} - 1) / {s} = {numerator} / {s} is not a whole "
             f"number, so the last {leftover} row(s) and column(s) of the padded input are never "
             f"visited (shaded)."
         )
@@ -246,15 +248,13 @@ def _cell_kinds(state: StrideState) -> np.ndarray:
 
 
 def _table(cells: list[list[tuple[str, str]]], cell_px: int, css_class: str) -> str:
-    td = (
+    """An HTML table of (background colour, text) cells."""
+    style = (
         f"width:{cell_px}px;height:{cell_px}px;padding:0;border:1px solid #888;"
         f"font-size:{max(cell_px // 2, 8)}px;text-align:center;background:"
     )
-    rows = "".join(
-        "<tr>" + "".join(f'<td style="{td}{color}">{text}</td>' for color, text in r) + "</tr>"
-        for r in cells
-    )
-    return f'<table class="{css_class}" style="border-collapse:collapse">{rows}</table>'
+    rows = [[_render.td(text, style + color) for color, text in r] for r in cells]
+    return _render.html_table(rows, css_class)
 
 
 def grid_html(state: StrideState, cell_px: int = 18) -> str:
@@ -309,17 +309,6 @@ def grid_html(state: StrideState, cell_px: int = 18) -> str:
         f"<div><div>output {o}&times;{o} &mdash; cell ({state.row}, {state.col})</div>"
         f"{_table(outp, cell_px, 'cnncourse-grid-output')}</div></div>"
         f'<div style="font-size:12px;margin-top:4px">{legend}</div>'
-    )
-
-
-def _warning_html(text: str, error: bool = False) -> str:
-    if not text:
-        return ""
-    color, bg = ("#8b0000", "#fde8e8") if error else ("#7a4d00", "#fff4d6")
-    label = "Invalid configuration" if error else "Warning"
-    return (
-        f'<div style="color:{color};background:{bg};padding:6px 10px;border-radius:4px">'
-        f"<b>{label}:</b> {html.escape(text)}</div>"
     )
 
 
@@ -434,11 +423,13 @@ class StridePaddingExplorer(widgets.VBox):
             state = explore(n, k, p, s, d, step=self.play.value)
         except (ValueError, TypeError) as err:
             self.result, self.error = None, str(err)
-            self.warning.value = _warning_html(self.error, error=True)
+            self.warning.value = _render.notice_html(
+                self.error, "Invalid configuration", error=True
+            )
             self.grid.value = ""
             return
         self.result, self.error = state, ""
-        self.warning.value = _warning_html(state.warning)
+        self.warning.value = _render.notice_html(state.warning, "Warning")
         self.grid.value = grid_html(state)
 
 
@@ -469,9 +460,7 @@ def _draw_state(ax: plt.Axes, state: StrideState) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def stride_padding_figure(
-    configs: list[dict], ncols: int | None = None, panel_size: float = 2.6
-) -> plt.Figure:
+def figure(configs: list[dict], ncols: int | None = None, panel_size: float = 2.6) -> plt.Figure:
     """Static rendering of several explorer frames (for the website, which has no kernel).
 
     Parameters
