@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import ddp_worker
 import pytest
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-import ddp_worker
 from cnncourse import train
 
 HERE = Path(__file__).resolve().parent
@@ -179,7 +179,9 @@ def test_cli_under_torchrun_rank_0_alone_prints_and_writes_smoke_full_profile(tm
     history = json.loads((tmp_path / "out" / "resnet20_cifar10_history.json").read_text())
     assert [row["epoch"] for row in history["rows"]] == [1, 2]
     model = train.load_trained(tmp_path / "out" / "resnet20_cifar10.pt")
-    assert sum(p.numel() for p in model.parameters()) == 269_722  # ResNet-20 for CIFAR-10 (He et al.: 0.27M)
+    assert (
+        sum(p.numel() for p in model.parameters()) == 269_722
+    )  # ResNet-20 for CIFAR-10 (He et al.: 0.27M)
 
 
 def test_smoke_runs_the_full_profile_recipe_in_one_process(tmp_path):
@@ -274,8 +276,9 @@ def test_a_peer_that_never_comes_times_out_with_a_clear_message(tmp_path):
     start = time.monotonic()
     result = run(cmd, tmp_path, environment(**variables), timeout=90)
     assert result.returncode == 1
-    assert f"error: rank 0 of 2 could not form the process group at 127.0.0.1:{port} within 3 s" in (
-        result.stderr
+    assert (
+        f"error: rank 0 of 2 could not form the process group at 127.0.0.1:{port} within 3 s"
+        in (result.stderr)
     )
     assert "Traceback" not in result.stderr
     assert time.monotonic() - start < 60
