@@ -277,9 +277,9 @@ def fit(
 
     Under ``torchrun`` (an initialised process group) every process runs ``fit`` on its own
     shard of the data (:func:`cnncourse.train.distributed.make_loader`): the model is wrapped in
-    ``DistributedDataParallel``, the sampler is reshuffled every epoch, the training loss,
-    accuracy and sample count are summed over the processes, and only rank 0 prints, shows
-    progress and plots.
+    ``DistributedDataParallel``, the sampler is reshuffled every epoch, the epoch's training
+    loss and accuracy are averaged over every sample of every process (all-reduce), and only
+    rank 0 prints, shows progress, plots and writes the checkpoint.
 
     Returns
     -------
