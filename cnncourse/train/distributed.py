@@ -19,9 +19,10 @@ Two machines with 8 GPUs each (global batch = 16 x --batch-size): run on *both* 
         --rdzv_endpoint=node0.example.org:29400 --rdzv_id=cifar-run-1 \\
         -m cnncourse.train resnet20 --data cifar10 --out /shared/runs
 
-Only rank 0 (the process with ``RANK=0``) prints, shows progress and writes files, so give
-``--out`` a folder on the first node (``--resume`` reads the checkpoint there and sends it to the
-other processes). Batch-norm statistics are per process, as in standard DDP.
+Only rank 0 (the process with ``RANK=0``) prints, shows progress and writes files; on resume it
+reads the checkpoint and sends it to the others. The rendezvous decides which node hosts rank 0,
+so give ``--out`` a folder that every node sees (a shared file system) for ``--resume`` to find
+the checkpoint. Batch-norm statistics are per process, as in standard DDP.
 
 - :func:`init`: join the process group that ``torchrun`` describes (``None`` outside torchrun),
   with a timeout; :class:`LaunchError` for a launch that cannot work.
