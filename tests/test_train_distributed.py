@@ -282,3 +282,52 @@ def test_a_peer_that_never_comes_times_out_with_a_clear_message(tmp_path):
     )
     assert "Traceback" not in result.stderr
     assert time.monotonic() - start < 60
+
+
+# --------------------------------------------------------------------------- in one process
+
+
+def test_outside_torchrun_everything_is_one_process(monkeypatch):
+    from cnncourse.train import distributed
+
+    for name in distributed.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.init() is None and not distributed.active()
+    assert (distributed.rank(), distributed.world_size(), distributed.is_main()) == (0, 1, True)
+    model = ddp_worker.tiny_model("plain")
+    assert distributed.wrap(model, torch.device("cpu")) is model
+    stats = {"train_loss": 0.5, "train_accuracy": None, "samples": 8, "lr": 0.1}
+    assert distributed.combine(stats) == stats
+    assert distributed.gather({"a": 1}) == [{"a": 1}]
+    assert distributed.from_main(lambda: 42) == 42
+    assert distributed.all_reduce_sum(torch.ones(2)).tolist() == [1.0, 1.0]
+
+
+def test_init_rejects_inconsistent_variables(monkeypatch):
+    from cnncourse.train import distributed
+
+    env = {"RANK": "2", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"}
+    for name, value in {**env, "MASTER_PORT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(distributed.LaunchError, match="inconsistent launch: RANK=2"):
+        distributed.init()
+    monkeypatch.setenv("RANK", "zero")
+    with pytest.raises(distributed.LaunchError, match="RANK must be an integer, got 'zero'"):
+        distributed.init()
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv(distributed.TIMEOUT_VARIABLE, "soon")
+    with pytest.raises(distributed.LaunchError, match="CNNCOURSE_DIST_TIMEOUT must be a number"):
+        distributed.init()
+
+
+def test_synthetic_data_is_shaped_like_the_real_datasets():
+    from cnncourse import datasets
+
+    train_set, test_set = datasets.synthetic("cifar10", 12, 5)
+    x, y = train_set.tensors()
+    assert x.shape == (12, 3, 32, 32) and y.shape == (12,) and len(test_set) == 5
+    assert int(y.max()) < 10 and x.dtype == torch.float32
+    digits, _ = datasets.synthetic("mnist", 4, 1, seed=1)
+    assert digits.tensors()[0].shape == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="n_train"):
+        datasets.synthetic("mnist", 0)
