@@ -91,12 +91,15 @@ def run_fit(args) -> int:
         model = tiny_model(args.kind)
         train.seed_everything(args.seed + distributed.rank())  # own augmentations per process
         loader = distributed.make_loader(tiny_dataset(args.kind), BATCH, seed=7)
+        # Validation on each process's shard of the (unaugmented) training images.
+        val = distributed.make_loader(tiny_dataset("plain"), BATCH, seed=3) if args.val else None
         opt, sched = optimizer_and_schedule(model, args.epochs, len(loader))
         out = Path(args.out)
         try:
             history = train.fit(
                 model,
                 loader,
+                val,
                 epochs=args.epochs,
                 optimizer=opt,
                 scheduler=sched,
@@ -158,6 +161,7 @@ def main() -> int:
     p.add_argument("--stop-after", type=int, default=0)
     p.add_argument("--checkpoint", action="store_true")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--val", action="store_true", help="validate on sharded training images")
     return run_fit(p.parse_args())
 
 

@@ -28,7 +28,8 @@ the checkpoint. Batch-norm statistics are per process, as in standard DDP.
   with a timeout; :class:`LaunchError` for a launch that cannot work.
 - :func:`active`, :func:`rank`, :func:`world_size`, :func:`is_main`: who am I.
 - :func:`wrap`: the model in ``DistributedDataParallel`` (gradients all-reduced in backward).
-- :func:`make_loader`, :func:`set_epoch`: each process's shard of the data, reshuffled every epoch.
+- :func:`make_loader`, :func:`set_epoch`, :func:`sharded`: each process's shard of the data,
+  reshuffled every epoch.
 - :func:`combine`, :func:`all_reduce_sum`, :func:`gather`, :func:`from_main`: sharing numbers and
   objects between the processes.
 - :func:`destroy`: leave the process group cleanly.
@@ -236,6 +237,11 @@ def make_loader(
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
+
+
+def sharded(loader) -> bool:
+    """True if ``loader`` reads one process's shard (a ``DistributedSampler``)."""
+    return isinstance(getattr(loader, "sampler", None), DistributedSampler)
 
 
 def set_epoch(loader, epoch: int) -> None:

@@ -353,6 +353,8 @@ def fit(
             scores = (
                 {} if val_loader is None else evaluate(model, val_loader, loss_fn, dev, step.amp)
             )
+            if val_loader is not None and distributed.sharded(val_loader):  # one shard each
+                scores = distributed.combine(scores, count="n", means=("loss", "accuracy"))
             row = {
                 "epoch": epoch,
                 "train_loss": stats["train_loss"],
