@@ -13,7 +13,8 @@ test datasets by name:
 
 Per dataset: :data:`CLASS_NAMES`, :data:`STATS` (normalisation) and
 :func:`default_augmentation`. :func:`make_loader` is a ``DataLoader`` with its own seeded
-shuffling. The dataset applies its transform to a whole batch at once when a ``DataLoader``
+shuffling. :func:`synthetic` makes random images shaped like a dataset's (smoke tests of a
+recipe without a download). The dataset applies its transform to a whole batch at once when a ``DataLoader``
 asks for one (``__getitems__``), which keeps augmentation cheap on a CPU.
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "load",
     "make_loader",
     "default_augmentation",
+    "synthetic",
 ]
 
 DATASET_NAMES = ("mnist_bundled", "mnist", "fashion_mnist", "cifar10")
@@ -313,3 +315,46 @@ def default_augmentation(name: str) -> transforms.Compose:
     if name == "fashion_mnist":
         return t.Compose([t.RandomCrop(28, padding=2), t.RandomHorizontalFlip()])
     return t.Compose([t.RandomCrop(32, padding=4), t.RandomHorizontalFlip()])
+
+
+def synthetic(
+    name: str,
+    n_train: int = 256,
+    n_test: int = 128,
+    train_transform: Callable | None = None,
+    seed: int = 0,
+) -> tuple[ImageDataset, ImageDataset]:
+    """Random train and test images shaped like dataset ``name``'s, for smoke tests.
+
+    The images are uniform noise (uint8) with random labels over the dataset's classes,
+    normalised with its :data:`STATS`, so everything downstream (augmentation, models, the
+    training recipe) runs exactly as on the real data, with no download. Nothing can be learnt
+    from them: accuracy stays near chance.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASET_NAMES`: 28x28 grey images, or 32x32 colour for ``'cifar10'``.
+    n_train, n_test : int
+        Number of images (>= 1).
+    train_transform : callable, optional
+        Augmentation of the training set, as in :func:`load`.
+    seed : int
+
+    Returns
+    -------
+    train, test : ImageDataset
+    """
+    check_choice("name", name, DATASET_NAMES)
+    n_train = check_int("n_train", n_train, minimum=1)
+    n_test = check_int("n_test", n_test, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    shape = (32, 32, 3) if name == "cifar10" else (28, 28)
+    rng = np.random.default_rng(seed)
+    mean, std = STATS[name]
+    made = []
+    for n, transform in ((n_train, train_transform), (n_test, None)):
+        x = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+        y = rng.integers(0, len(CLASS_NAMES[name]), n)
+        made.append(ImageDataset(x, y, transform=transform, mean=mean, std=std))
+    return made[0], made[1]

@@ -28,19 +28,25 @@ Where things are (``from cnncourse import train`` gives every name below)
 - ``history.py``: :class:`History`, :class:`LivePlot` (drawing: :func:`cnncourse.viz.plot_history`).
 - ``recipe.py``: :func:`train_classifier` (the course's SGD + one-cycle recipe),
   :data:`RECIPE_DEFAULTS`, :data:`CLI_MODELS`, :func:`build_model`, :func:`load_trained`.
+- ``distributed.py``: training in several processes under ``torchrun`` (DistributedDataParallel):
+  :func:`~cnncourse.train.distributed.init`, the sharded loader, all-reduced metrics; the
+  command lines for one and several machines.
 - ``__main__.py``: the command line.
 
 Command line
 ------------
 ``python -m cnncourse.train MODEL --data DATASET --epochs N [--profile P] [--out DIR]`` trains,
 prints one line per epoch and ends with ``test_accuracy=<float>``; it writes a checkpoint and a
-JSON history into ``--out``.
+JSON history into ``--out``. ``torchrun --nproc_per_node=N -m cnncourse.train ...`` runs it in N
+processes (see :mod:`cnncourse.train.distributed`); ``--smoke`` runs the full profile's recipe for
+a few batches on random images (no GPU, no download).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from . import distributed
 from .callbacks import BestCheckpoint, Callback, EarlyStopping, TrainState
 from .checkpoint import load_checkpoint, save_checkpoint
 from .epoch import StepSettings, train_one_epoch
@@ -72,6 +78,7 @@ __all__ = [
     "StepSettings",
     "TrainState",
     "budget",
+    "distributed",
     "build_model",
     "device",
     "evaluate",

@@ -4,6 +4,15 @@ Trains with :func:`~cnncourse.train.train_classifier`, prints one line per epoch
 ``test_accuracy=<float>``; writes ``<out>/<model>_<data>.pt`` (load it with
 :func:`~cnncourse.train.load_trained`), a resumable ``..._last.pt`` and a JSON history.
 
+``torchrun --nproc_per_node=N -m cnncourse.train MODEL --data DATASET`` runs the same command in
+N processes with DistributedDataParallel (see :mod:`~cnncourse.train.distributed`, which also
+gives the command lines for several machines): ``--batch-size`` is per process, the global
+batch (``batch_size x N``) is printed, and only rank 0 prints and writes.
+
+``--smoke`` runs the full profile's recipe (augmentation, SGD + one-cycle, AMP on CUDA) for a few
+batches on random images shaped like the dataset's (:func:`cnncourse.datasets.synthetic`): it
+proves the code path end to end without a GPU or a download.
+
 - :func:`main`: the entry point (returns the exit status).
 - ``_parser``: the arguments; numbers outside their range are rejected with the rule they break.
 """
@@ -16,6 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from . import distributed
 from .checkpoint import save_checkpoint
 from .profiles import PROFILES, budget, device, profile, seed_everything
 from .recipe import CLI_MODELS, RECIPE_DEFAULTS, DataUnavailable, build_model, train_classifier
@@ -76,26 +86,79 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue from <out>/<model>_<data>_last.pt if it exists (same arguments)",
     )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"run the full profile's recipe for {SMOKE_BATCHES} batches per epoch on random "
+        f"images shaped like the dataset's (no download; default {SMOKE_EPOCHS} epochs)",
+    )
     return p
+
+
+SMOKE_BATCHES = 3  # --smoke: global batches per epoch
+SMOKE_EPOCHS = 2
+SMOKE_TEST_IMAGES = 256
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring); returns the exit status."""
     args = _parser().parse_args(argv)
-    prof = profile(args.profile)
-    epochs = args.epochs if args.epochs is not None else budget(args.data, prof)
+    try:
+        context = distributed.init()  # None under plain python
+    except distributed.LaunchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _train(args, context)
+    except distributed.LaunchError as exc:
+        if distributed.is_main():
+            print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        distributed.destroy()
+
+
+def _train(args: argparse.Namespace, context: distributed.Context | None) -> int:
+    """Train as the arguments say, in this process (one of several under torchrun)."""
+    prof = profile(args.profile if args.profile is not None or not args.smoke else "full")
+    if args.epochs is not None:
+        epochs = args.epochs
+    else:
+        epochs = SMOKE_EPOCHS if args.smoke else budget(args.data, prof)
     recipe = {**RECIPE_DEFAULTS[args.data]}
     recipe.update(
         {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
     )
-    dev = device()
-    print(
+    dev = device() if context is None else context.device
+    main = distributed.is_main()
+    say = print if main else (lambda *a, **k: None)  # only rank 0 prints
+    say(
         f"model={args.model} data={args.data} device={dev.type} profile={prof} "
         f"budget={epochs} epochs batch_size={recipe['batch_size']} lr={recipe['lr']}",
         flush=True,
     )
+    processes = distributed.world_size()
+    if context is not None:
+        say(
+            f"distributed: {processes} processes ({context.backend}), batch_size="
+            f"{recipe['batch_size']} per process, global batch={recipe['batch_size'] * processes}",
+            flush=True,
+        )
+    synthetic = None
+    if args.smoke:
+        from ..datasets import synthetic as make_synthetic
+
+        n_train = SMOKE_BATCHES * recipe["batch_size"] * processes
+        synthetic = make_synthetic(args.data, n_train, SMOKE_TEST_IMAGES, seed=args.seed)
+        say(
+            f"smoke test: random {args.data}-shaped images ({n_train} train, "
+            f"{SMOKE_TEST_IMAGES} test), the {prof} profile's recipe, {epochs} epochs",
+            flush=True,
+        )
     seed_everything(args.seed)
-    model = build_model(args.model, args.data)
+    model = build_model(args.model, args.data)  # the same initial weights in every process
+    if context is not None:
+        seed_everything(args.seed + context.rank)  # but each process its own augmentations
     out = Path(args.out)
     stem = f"{args.model}_{args.data}"
     try:
@@ -114,10 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume=args.resume,
             progress=args.progress,
             live_plot=False,
+            data=synthetic,
         )
     except DataUnavailable as exc:  # downloads can fail: one clear line, not a traceback
-        print(f"error: could not load dataset {args.data!r}: {exc}", file=sys.stderr)
+        if main:
+            print(f"error: could not load dataset {args.data!r}: {exc}", file=sys.stderr)
         return 1
+    if not main:
+        return 0  # rank 0 writes the files and scores the test set
     save_checkpoint(
         out / f"{stem}.pt",
         {

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from .._validate import check_bool, check_int, check_nonnegative_float
+from . import distributed
 from .checkpoint import save_checkpoint
 from .history import History, resolve_mode
 
@@ -161,6 +162,8 @@ class BestCheckpoint(_Monitor):
         value = self._value(state)
         if self._improved(value):
             self.best, self.best_epoch = value, state.epoch
+            if not distributed.is_main():
+                return  # under torchrun only rank 0 writes
             save_checkpoint(
                 self.path,
                 {"model": state.model.state_dict(), "epoch": state.epoch, self.monitor: value},

@@ -5,7 +5,9 @@
 - :func:`rng_state`, :func:`set_rng_state`: the Python, NumPy, torch, CUDA and DataLoader random
   states (a resumed run draws the same batches and dropout masks).
 - :func:`pack_state`, :func:`restore_state`: the training state that
-  :func:`~cnncourse.train.fit` saves after every epoch and restores on ``resume=True``.
+  :func:`~cnncourse.train.fit` saves after every epoch and restores on ``resume=True``. Under
+  torchrun the random states of every process are saved (each process draws its own
+  augmentations and dropout masks), and each process restores its own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 
 from .._files import atomic_write, sha256_file
 from ..data import ChecksumError
+from . import distributed
 
 if TYPE_CHECKING:
     from .callbacks import Callback, TrainState
@@ -160,8 +163,10 @@ def pack_state(state: TrainState, *, scaler, callbacks: list[Callback], loader) 
     """Everything :func:`~cnncourse.train.fit` needs to continue after ``state.epoch``.
 
     Model, optimizer, scheduler and loss-scaler state, each callback's ``state_dict``, the
-    history so far and all random states (see :func:`rng_state`).
+    history so far and all random states (see :func:`rng_state`; under torchrun a list with
+    every process's, gathered from all of them: every process must call this).
     """
+    rng = rng_state(loader)
     scheduler = state.scheduler
     return {
         "format": FORMAT,
@@ -174,7 +179,7 @@ def pack_state(state: TrainState, *, scaler, callbacks: list[Callback], loader) 
         "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks],
         "history": state.history.rows,
         "batch_loss": state.history.batch_loss,
-        "rng": rng_state(loader),
+        "rng": distributed.gather(rng) if distributed.active() else rng,
     }
 
 
@@ -198,5 +203,24 @@ def restore_state(
             cb.load_state_dict(cb_state)
     state.history.rows = [dict(r) for r in saved["history"]]
     state.history.batch_loss = list(saved.get("batch_loss", []))
-    set_rng_state(saved["rng"], loader)
+    set_rng_state(_own_rng(saved["rng"]), loader)
     state.epoch, state.stop = saved["epoch"], saved["stopped"]
+
+
+def _own_rng(saved) -> dict:
+    """This process's entry of the saved random states (a list of one per process under
+    torchrun, a dict otherwise)."""
+    if isinstance(saved, dict):
+        if distributed.world_size() > 1:
+            raise ValueError(
+                "the checkpoint was written by a single process; resume it with one process "
+                f"(not {distributed.world_size()}), or start a new run"
+            )
+        return saved
+    if len(saved) != distributed.world_size():
+        raise ValueError(
+            f"the checkpoint was written by {len(saved)} processes; resume it with "
+            f"--nproc_per_node/--nnodes giving {len(saved)} processes, not "
+            f"{distributed.world_size()}"
+        )
+    return saved[distributed.rank()]

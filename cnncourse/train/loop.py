@@ -1,7 +1,8 @@
 """The training loop of chapter 6: :func:`fit`, and scoring a model.
 
 - :func:`fit`: train for some epochs; validation, schedulers, callbacks, checkpoints, progress.
-  Each epoch is :func:`~cnncourse.train.epoch.train_one_epoch`.
+  Each epoch is :func:`~cnncourse.train.epoch.train_one_epoch`. Under ``torchrun`` the same loop
+  runs in every process (see :mod:`~cnncourse.train.distributed`).
 - :func:`evaluate`, :func:`predict`: score a model / collect its outputs, in eval mode.
 - :func:`format_epoch`: the one-line log of an epoch.
 """
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import check_bool, check_choice, check_int, check_module, check_positive_float
-from . import profiles
+from . import distributed, profiles
 from .callbacks import Callback, TrainState
 from .checkpoint import load_checkpoint, pack_state, restore_state, save_checkpoint
 from .epoch import Meter, StepSettings, current_lr, to_device, train_one_epoch
@@ -192,6 +193,16 @@ def _step_scheduler(scheduler, row: dict) -> None:
         scheduler.step()
 
 
+def _load_for_resume(checkpoint, dev: torch.device) -> dict | None:
+    """The checkpoint to resume from, or ``None`` if there is none yet. Under torchrun rank 0
+    reads it and sends it to the others (their disks may not hold it)."""
+    if not distributed.active():
+        return load_checkpoint(checkpoint, map_location=dev) if Path(checkpoint).exists() else None
+    return distributed.from_main(
+        lambda: load_checkpoint(checkpoint) if Path(checkpoint).exists() else None
+    )
+
+
 def fit(
     model: nn.Module,
     train_loader,
@@ -245,6 +256,7 @@ def fit(
         E.g. :class:`~cnncourse.train.EarlyStopping`, :class:`~cnncourse.train.BestCheckpoint`.
     checkpoint : path, optional
         Write the full training state here after every epoch (atomically, SHA-256 sidecar).
+        Under torchrun only rank 0 writes it.
     resume : bool
         If ``checkpoint`` exists, restore model, optimizer, scheduler, callbacks, history and all
         random states from it and continue after its last epoch.
@@ -262,6 +274,12 @@ def fit(
     record_batch_loss : bool
         Also keep every batch's training loss in ``history.batch_loss`` (costs one
         device-to-host copy per batch).
+
+    Under ``torchrun`` (an initialised process group) every process runs ``fit`` on its own
+    shard of the data (:func:`cnncourse.train.distributed.make_loader`): the model is wrapped in
+    ``DistributedDataParallel``, the sampler is reshuffled every epoch, the epoch's training
+    loss and accuracy are averaged over every sample of every process (all-reduce), and only
+    rank 0 prints, shows progress, plots and writes the checkpoint.
 
     Returns
     -------
@@ -286,14 +304,20 @@ def fit(
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     interval = _scheduler_interval(scheduler, scheduler_interval)
+    # Under torchrun: one copy of the model per process, gradients averaged in backward.
+    net = distributed.wrap(model, dev)
+    main = distributed.is_main()  # only rank 0 talks and writes
+    progress, verbose = progress and main, verbose and main
     history = History()
     state = TrainState(model, optimizer, scheduler, history, epochs)
     saved_with = {"scaler": step.scaler, "callbacks": callbacks, "loader": train_loader}
-    if resume and Path(checkpoint).exists():
-        restore_state(load_checkpoint(checkpoint, map_location=dev), state, **saved_with)
+    saved = _load_for_resume(checkpoint, dev) if resume else None
+    if saved is not None:
+        restore_state(saved, state, **saved_with)
         if verbose:
             print(f"resumed from {checkpoint} after epoch {state.epoch}")
     show_live = in_notebook() if live_plot is None else check_bool("live_plot", live_plot)
+    show_live = show_live and main
     plot = LivePlot(title, epochs) if show_live else None
     if plot is not None:
         plot.update(history)  # show the (empty or resumed) axes first, above the progress bar
@@ -306,9 +330,10 @@ def fit(
             state.epoch = epoch
             if progress:
                 bar = _epoch_bar(bar, len(train_loader), epoch, epochs)
+            distributed.set_epoch(train_loader, epoch)  # a new shuffle of the shards
             t0 = time.perf_counter()
             stats = train_one_epoch(
-                model,
+                net,
                 train_loader,
                 optimizer,
                 loss_fn,
@@ -317,6 +342,7 @@ def fit(
                 bar=bar,
                 batch_losses=history.batch_loss if record_batch_loss else None,
             )
+            stats = distributed.combine(stats)  # means and counts over all processes
             train_time = time.perf_counter() - t0
             if not math.isfinite(stats["train_loss"]):
                 raise FloatingPointError(
@@ -327,6 +353,8 @@ def fit(
             scores = (
                 {} if val_loader is None else evaluate(model, val_loader, loss_fn, dev, step.amp)
             )
+            if val_loader is not None and distributed.sharded(val_loader):  # one shard each
+                scores = distributed.combine(scores, count="n", means=("loss", "accuracy"))
             row = {
                 "epoch": epoch,
                 "train_loss": stats["train_loss"],
@@ -343,7 +371,9 @@ def fit(
             for cb in callbacks:
                 cb.on_epoch_end(state)
             if checkpoint is not None:
-                save_checkpoint(checkpoint, pack_state(state, **saved_with))
+                packed = pack_state(state, **saved_with)  # every process: gathers random states
+                if main:
+                    save_checkpoint(checkpoint, packed)
             if verbose:
                 # tqdm.write keeps a terminal progress bar below the log lines.
                 (bar.write if bar is not None else print)(format_epoch(row, epochs))

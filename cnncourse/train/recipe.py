@@ -21,6 +21,7 @@ from .._validate import (
     check_nonnegative_float,
     check_positive_float,
 )
+from . import distributed
 from .checkpoint import load_checkpoint
 from .history import History
 from .loop import evaluate, fit
@@ -49,8 +50,9 @@ def train_classifier(
     seed: int = 0,
     augment: bool = True,
     num_workers: int = 0,
+    data: tuple | None = None,
     **fit_kwargs: Any,
-) -> tuple[History, dict[str, float]]:
+) -> tuple[History, dict[str, float] | None]:
     """The course's recipe: a dataset by name, SGD with Nesterov momentum, one-cycle, test score.
 
     Steps: load the train/test sets (:func:`cnncourse.datasets.load`, with the dataset's
@@ -59,6 +61,10 @@ def train_classifier(
     per batch, :func:`~cnncourse.train.fit`, then :func:`~cnncourse.train.evaluate` on the test
     set once. The CLI and chapter 6 both run this function. Call
     :func:`~cnncourse.train.seed_everything` before building ``model``.
+
+    Under ``torchrun`` each process trains on its shard
+    (:func:`cnncourse.train.distributed.make_loader`; ``batch_size`` is per process) and rank 0
+    alone scores the whole test set; the other processes get ``None`` as test scores.
 
     Parameters
     ----------
@@ -80,6 +86,10 @@ def train_classifier(
         Use the dataset's default augmentation.
     num_workers : int
         DataLoader worker processes (>= 0).
+    data : (Dataset, Dataset), optional
+        Train and test sets to use instead of loading ``data_name`` (e.g.
+        :func:`cnncourse.datasets.synthetic` for a smoke test); the training set gets
+        ``data_name``'s augmentation.
     **fit_kwargs
         Passed to :func:`~cnncourse.train.fit` (``device``, ``checkpoint``, ``resume``,
         ``progress``, ...).
@@ -87,8 +97,8 @@ def train_classifier(
     Returns
     -------
     history : History
-    test_scores : dict
-        ``loss``, ``accuracy`` and ``n`` on the test set.
+    test_scores : dict or None
+        ``loss``, ``accuracy`` and ``n`` on the test set (``None`` on ranks other than 0).
     """
     from .. import datasets
 
@@ -104,13 +114,22 @@ def train_classifier(
     augment = check_bool("augment", augment)
     num_workers = check_int("num_workers", num_workers, minimum=0)
     augmentation = datasets.default_augmentation(data_name) if augment else None
-    try:
-        train_set, test_set = datasets.load(data_name, train_transform=augmentation)
-    except (OSError, RuntimeError) as exc:
-        raise DataUnavailable(str(exc)) from exc
-    train_loader = datasets.make_loader(
-        train_set, batch_size, shuffle=True, seed=seed, num_workers=num_workers
-    )
+    if data is not None:
+        train_set, test_set = data
+        train_set.transform = augmentation
+    else:
+        try:
+            train_set, test_set = datasets.load(data_name, train_transform=augmentation)
+        except (OSError, RuntimeError) as exc:
+            raise DataUnavailable(str(exc)) from exc
+    if distributed.active():  # under torchrun: this process's shard, reshuffled every epoch
+        train_loader = distributed.make_loader(
+            train_set, batch_size, seed=seed, num_workers=num_workers
+        )
+    else:
+        train_loader = datasets.make_loader(
+            train_set, batch_size, shuffle=True, seed=seed, num_workers=num_workers
+        )
     test_loader = datasets.make_loader(test_set, 512, num_workers=num_workers)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
@@ -121,7 +140,8 @@ def train_classifier(
     history = fit(
         model, train_loader, epochs=epochs, optimizer=optimizer, scheduler=scheduler, **fit_kwargs
     )
-    return history, evaluate(model, test_loader)
+    # The test set is scored once, whole, by one process.
+    return history, evaluate(model, test_loader) if distributed.is_main() else None
 
 
 # Models the CLI can train: name -> constructor name in cnncourse.models (imported lazily).
