@@ -78,6 +78,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _make_client(nb, job: dict, work: Path):
+    import nbformat
     from nbclient import NotebookClient
 
     cap = int(job["limits"]["max_output_chars"])
@@ -125,8 +126,27 @@ def _make_client(nb, job: dict, work: Path):
             outs.append(out)
             return out
 
+    def record_reply_error(cell, cell_index, execute_reply) -> None:
+        """An error reply without an error output (a timeout) becomes one, as in nbgrader."""
+        content = (execute_reply or {}).get("content", {})
+        if content.get("status") != "error":
+            return
+        ename = content.get("ename", "Error")
+        if any(o.get("output_type") == "error" and o.get("ename") == ename for o in cell.outputs):
+            return
+        cell.outputs.append(
+            nbformat.v4.new_output(
+                "error",
+                ename=ename,
+                evalue=_cut(str(content.get("evalue", "")), cap),
+                traceback=[_cut(str(t), cap) for t in content.get("traceback", [])][:100]
+                or [f"{ename}: {content.get('evalue', '')}"],
+            )
+        )
+
     return CappedClient(
         nb,
+        on_cell_executed=record_reply_error,
         timeout=int(job["limits"]["cell_timeout"]),
         kernel_name="python3",
         allow_errors=True,
