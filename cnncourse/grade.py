@@ -718,6 +718,18 @@ class SandboxedExecute(Preprocessor):
         )
         return [(submitted, {f"{info['notebook']}.ipynb"})]
 
+    def _shortcuts(self, resources) -> dict[str, list[str]]:
+        from nbgrader.coursedir import CourseDirectory
+
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        source = Path(
+            coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
+        ) / (info["notebook"] + ".ipynb")
+        if not source.is_file():
+            return {}
+        return shortcut_policy(nbformat.read(source, as_version=4))
+
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         folders = self._folders(resources)
@@ -727,6 +739,7 @@ class SandboxedExecute(Preprocessor):
             limits=self.limits(),
             kernel_arguments=self.extra_arguments,
             exclude=folders[0][1],
+            shortcuts=self._shortcuts(resources),
         )
         nb.cells = result.notebook.cells
         resources.setdefault("cnncourse", {})["sandbox"] = {
@@ -1057,6 +1070,21 @@ def _cell_score(cell) -> tuple[float, str]:
     return points, ""
 
 
+def shortcut_policy(source_nb) -> dict[str, list[str]]:
+    """Test grade_id -> reference functions its answer must not call, from the instructor
+    notebook's metadata::
+
+        "cnncourse": {"shortcuts": [{"tests": ["q2a_corr2d_example", ...],
+                                     "functions": ["cnncourse.conv.corr2d", ...]}]}
+    """
+    policy: dict[str, list[str]] = {}
+    entries = source_nb.metadata.get("cnncourse", {}).get("shortcuts", [])
+    for entry in entries if isinstance(entries, list) else []:
+        for test in entry.get("tests", []):
+            policy.setdefault(str(test), []).extend(str(f) for f in entry.get("functions", []))
+    return policy
+
+
 def find_source_notebook(path: Path) -> Path:
     """``solutions/<a>/<a>.ipynb`` for ``exercises/<a>/<a>.ipynb`` (or any copy next to a repo)."""
     assignment = path.stem
@@ -1125,6 +1153,7 @@ def grade_notebook(
         kernel_arguments=KERNEL_ARGUMENTS,
         exclude=[path.name],
         sandbox=not unsafe_no_sandbox,
+        shortcuts=shortcut_policy(source_nb),
     )
     nb = result.notebook
     results = []

@@ -384,8 +384,23 @@ def _copy_submission_files(
     return skipped
 
 
+def _trusted_cells(nb) -> list[int]:
+    """Cells the instructor wrote (tests, locked cells): not student code for the policy."""
+    trusted = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("solution") and (meta.get("grade") or meta.get("locked")):
+            trusted.append(i)
+    return trusted
+
+
 def _job_dir(
-    nb, files: Path | None, exclude: set[str], limits: Limits, kernel_arguments: Sequence[str]
+    nb,
+    files: Path | None,
+    exclude: set[str],
+    limits: Limits,
+    kernel_arguments: Sequence[str],
+    shortcuts: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     job = Path(tempfile.mkdtemp(prefix="cnncourse-sandbox-"))
     _copy_submission_files(files, job / "files", exclude, limits.max_files_bytes)
@@ -396,6 +411,8 @@ def _job_dir(
                 "limits": asdict(limits),
                 "kernel_arguments": list(kernel_arguments),
                 "skip_tag": SKIP_TAG,
+                "shortcuts": {k: list(v) for k, v in (shortcuts or {}).items()},
+                "trusted": _trusted_cells(nb),
             }
         )
     )
@@ -562,6 +579,7 @@ def execute_notebook(
     kernel_arguments: Sequence[str] = (),
     exclude: Sequence[str] = (),
     sandbox: bool = True,
+    shortcuts: Mapping[str, Sequence[str]] | None = None,
 ) -> ExecutionResult:
     """Run the code cells of ``nb`` (cells tagged ``skip-execution`` excepted) in the sandbox.
 
@@ -579,6 +597,10 @@ def execute_notebook(
     sandbox : bool
         False runs the runner as a plain subprocess with no isolation (unsafe; self-grading of
         one's own notebook only).
+    shortcuts : mapping, optional
+        Test cell grade_id -> reference functions (``"module.function"``) that the student's
+        code must not call while that test runs (see :func:`cnncourse.grade.shortcut_policy`);
+        a call makes the test fail with ``ShortcutError``.
 
     Returns
     -------
@@ -588,7 +610,9 @@ def execute_notebook(
     limits = limits or Limits()
     bwrap = require_sandbox() if sandbox else None
     start = time.monotonic()
-    job = _job_dir(nb, Path(files) if files else None, set(exclude), limits, kernel_arguments)
+    job = _job_dir(
+        nb, Path(files) if files else None, set(exclude), limits, kernel_arguments, shortcuts
+    )
     try:
         if bwrap is not None:
             cmd = bwrap_command(bwrap, job, package_copy(), limits, -1)

@@ -201,7 +201,13 @@ def run(inbox: Path, work: Path, result) -> None:
     _copy_files(inbox / "files", work)
     nb = nbformat.read(inbox / "notebook.ipynb", as_version=4)
     client = _make_client(nb, job, work)
+    shortcuts: dict[str, list[str]] = job.get("shortcuts", {})
+    trusted = set(job.get("trusted", []))
+    student_counts: list[int] = []
     with client.setup_kernel():
+        if shortcuts:
+            names = sorted({n for names in shortcuts.values() for n in names})
+            _silent(client, f"__import__('cnncourse._shortcuts')._shortcuts.install({names!r})")
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or skip in cell.metadata.get("tags", []):
                 continue
@@ -210,12 +216,23 @@ def run(inbox: Path, work: Path, result) -> None:
                 emit({"event": "stop", "index": index, "reason": "budget", "message": ""})
                 break
             client.timeout = max(1, int(min(float(job["limits"]["cell_timeout"]), left)))
+            forbidden = shortcuts.get(cell.metadata.get("nbgrader", {}).get("grade_id"), [])
             try:
+                if forbidden:
+                    _silent(
+                        client,
+                        f"__import__('cnncourse._shortcuts')._shortcuts.begin({forbidden!r}, "
+                        f"{student_counts!r})",
+                    )
                 client.execute_cell(cell, index, store_history=True)
+                if forbidden:
+                    _shortcut_errors(client, cell)
             except DeadKernelError as err:
                 emit({"event": "cell", "index": index, "execution_count": None, "outputs": []})
                 emit({"event": "stop", "index": index, "reason": "kernel", "message": str(err)})
                 break
+            if index not in trusted and isinstance(cell.get("execution_count"), int):
+                student_counts.append(cell.execution_count)
             emit(
                 {
                     "event": "cell",
@@ -226,6 +243,46 @@ def run(inbox: Path, work: Path, result) -> None:
             )
         else:
             emit({"event": "done"})
+
+
+def _silent(client, code: str, expression: str | None = None):
+    """Run code in the kernel without output or history; return the expression's text."""
+    msg_id = client.kc.execute(
+        code,
+        silent=True,
+        store_history=False,
+        user_expressions={"r": expression} if expression else None,
+    )
+    reply = client.wait_for_reply(msg_id)
+    if not reply or not expression:
+        return None
+    value = reply["content"].get("user_expressions", {}).get("r", {})
+    return value.get("data", {}).get("text/plain")
+
+
+def _shortcut_errors(client, cell) -> None:
+    """A test cell whose answer called a reference implementation fails with ShortcutError."""
+    import ast
+
+    import nbformat
+
+    text = _silent(client, "", "__import__('cnncourse._shortcuts')._shortcuts.end()")
+    try:
+        called = json.loads(ast.literal_eval(text)) if text else []
+    except (ValueError, SyntaxError):
+        called = []
+    if not called:
+        return
+    names = ", ".join(f"`{n}`" for n in called)
+    message = (
+        f"your answer calls {names}, the reference implementation this task asks you to "
+        "write yourself; this test scores 0"
+    )
+    cell.outputs.append(
+        nbformat.v4.new_output(
+            "error", ename="ShortcutError", evalue=message, traceback=[f"ShortcutError: {message}"]
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
