@@ -391,6 +391,17 @@ def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
         exercise.read_bytes()
         == (ROOT / "exercises" / tampering.A / f"{tampering.A}.ipynb").read_bytes()
     )
+    unsafe = subprocess.run(
+        [sys.executable, "-m", "cnncourse.grade", "--unsafe-no-sandbox", str(exercise)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "WARNING: --unsafe-no-sandbox" in unsafe.stderr
+    assert "total: 0 / 20 autograded points" in unsafe.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(tmp_path / "nope.ipynb")],
         cwd=ROOT,
@@ -736,3 +747,131 @@ def test_self_grader_agrees_on_a_kernel_killer(hostile_run, tmp_path):
     mine = {c.grade_id: c.score for c in report.cells}
     assert mine == hostile_run["scores"][attack.student]
     assert hostile.KILLED in report.stopped
+
+
+# -- sandbox and display helpers (no kernel) -----------------------------------------------------
+
+
+def test_no_bubblewrap_stops_grading_with_the_fix(monkeypatch, capsys):
+    from cnncourse import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.require_sandbox()
+    exercise = grading_cases.exercise_path(tampering.A)
+    assert grade.main([str(exercise)]) == 1
+    err = capsys.readouterr().err
+    assert "bubblewrap" in err and "--unsafe-no-sandbox" in err
+
+
+def test_package_copy_is_a_verified_non_editable_copy(tmp_path, monkeypatch):
+    from cnncourse import sandbox
+
+    monkeypatch.setenv("CNNCOURSE_SANDBOX_CACHE", str(tmp_path))
+    monkeypatch.setattr(sandbox, "_COPIES", {})
+    monkeypatch.setattr(sandbox, "_matplotlib_cache", lambda folder: folder.mkdir())
+    copy = sandbox.package_copy()
+    digest = sandbox.tree_digest(sandbox.PACKAGE)
+    assert copy == tmp_path / digest
+    assert sandbox.tree_digest(copy / "cnncourse") == digest
+    assert not (copy / "cnncourse").is_symlink()
+    (copy / "cnncourse" / "check.py").write_text("tampered")  # a damaged cache is rebuilt
+    monkeypatch.setattr(sandbox, "_COPIES", {})
+    assert sandbox.tree_digest(sandbox.package_copy() / "cnncourse") == digest
+
+
+def _two_test_notebook():
+    nb = nbformat.v4.new_notebook()
+    for gid in ("t1", "t2"):
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": gid, "points": 1}
+        nb.cells.append(cell)
+    return nb
+
+
+def test_results_from_the_sandbox_are_data_never_trusted():
+    from cnncourse import sandbox
+
+    nb = _two_test_notebook()
+    ok = nbformat.v4.new_output("stream", name="stdout", text="fine\n")
+    lines = [
+        json.dumps({"event": "cell", "index": 0, "execution_count": 1, "outputs": [ok]}).encode(),
+        json.dumps({"event": "cell", "index": 7, "outputs": []}).encode(),  # no such cell
+        json.dumps({"event": "cell", "index": 1, "outputs": [{"output_type": "bogus"}]}).encode(),
+    ]
+    merged, expected, seen, stop, done = sandbox.merge_results(nb, lines, sandbox.Limits(), False)
+    assert (expected, seen, done, stop["reason"]) == ({0, 1}, {0, 1}, False, "killed")
+    assert grade._cell_score(merged.cells[0]) == (1.0, "")
+    assert grade._cell_score(merged.cells[1])[0] == 0.0  # malformed outputs fail the test
+    assert nb.cells[0].outputs == [], "the notebook sent is not modified"
+    # a test cell without any result (the sandbox died first) gets an error, never points
+    merged, expected, seen, stop, done = sandbox.merge_results(
+        nb, lines[:1], sandbox.Limits(), False
+    )
+    assert expected - seen == {1}
+
+
+def test_sanitizer_keeps_answers_and_drops_scripts():
+    from grading_cases import hostile
+
+    text = f"Flip the kernel: $k<3$ and `a<b` in **bold**.\n\n{hostile.XSS}"
+    clean = grade.sanitize_markdown(text)
+    assert "**bold**" in clean and r"\lt" in clean and "a&lt;b" in clean
+    for bad in ("onerror", "<script", "onload", "javascript:"):
+        assert bad not in clean
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(hostile.XSS),
+            nbformat.v4.new_code_cell(
+                "",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={
+                            "text/html": hostile.XSS,
+                            "application/javascript": "window.__pwned = 1",
+                            "image/svg+xml": "<svg onload='x()'/>",
+                            "text/plain": "<HTML object>",
+                        },
+                    )
+                ],
+            ),
+        ]
+    )
+    grade.sanitize_notebook(nb)
+    data = nb.cells[1].outputs[0].data
+    assert set(data) == {"text/html", "text/plain"} and "onerror" not in data["text/html"]
+    assert "onerror" not in nb.cells[0].source
+
+
+def test_feedback_hides_hidden_tests_and_their_traceback():
+    cell = nbformat.v4.new_code_cell(
+        "check.equal('a', a, 1)\n### BEGIN HIDDEN TESTS\ncheck.equal('b', b, 1792)\n"
+        "### END HIDDEN TESTS\n",
+        outputs=[
+            nbformat.v4.new_output(
+                "error",
+                ename="CheckFailure",
+                evalue="b is wrong",
+                traceback=["line 3: check.equal('b', b, 1792)"],
+            )
+        ],
+    )
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "q", "points": 1}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    grade.hide_hidden_tests(nb)
+    assert "1792" not in json.dumps(nb) and "check.equal('a', a, 1)" in cell.source
+    assert cell.outputs[0].traceback == ["CheckFailure: b is wrong"]
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_zero_points(monkeypatch):
+    from cnncourse import sandbox
+
+    _require_bwrap()
+    monkeypatch.setattr(
+        sandbox,
+        "bwrap_command",
+        lambda *args: [sys.executable, "-c", "import sys; sys.exit('no user namespaces')", "fd"],
+    )
+    with pytest.raises(sandbox.SandboxUnavailable, match="did not start.*no user namespaces"):
+        sandbox.execute_notebook(_two_test_notebook())
