@@ -362,6 +362,8 @@ def test_self_grade_agrees_with_nbgrader(course_run, assignment, tmp_path):
             "tamper_edits_metadata",
             "tamper_monkeypatch",
             "tamper_shadow_modules",
+            "tamper_long_print_then_warns",
+            "tamper_calls_reference",
         }
     ],
     ids=lambda a: a.student,
