@@ -5,13 +5,18 @@ Self-grading (no instructor, no database)::
     python -m cnncourse.grade exercises/ps01_convolution/ps01_convolution.ipynb
 
 restores the test cells (with their hidden tests) from ``solutions/<assignment>/`` by their
-nbgrader ``grade_id``, runs the notebook top to bottom on a fresh kernel, and prints one row per
-test cell and the total. The exit status is 0 whenever grading ran, whatever the score, and 1 when
-it could not grade (missing or unreadable notebook, no solution to take the tests from, a kernel
-that died).
+nbgrader ``grade_id``, runs the notebook top to bottom on a fresh kernel inside the sandbox of
+:mod:`cnncourse.sandbox` (the same function as ``nbgrader autograde``), and prints one row per
+test cell and the total. A notebook whose kernel died or that used up its time budget is graded as
+far as it ran, and says so. The exit status is 0 whenever grading ran, whatever the score, and 1
+when it could not grade (missing or unreadable notebook, no solution to take the tests from, no
+sandbox: bubblewrap missing; ``--unsafe-no-sandbox`` runs without it, for one's own notebook only).
 
-Grading rules (the same as ``nbgrader autograde``): a test cell earns its points when it runs
-without an error and writes nothing to stderr; written answers are left for a person.
+Grading rules (the same as ``nbgrader autograde``, :func:`_cell_score`): a test cell earns its
+points when it runs without an error and writes nothing to stderr (a numeric result gives
+partial credit, as in nbgrader); a test whose answer calls a reference implementation listed in
+the instructor notebook's shortcut policy (:func:`shortcut_policy`) fails with ``ShortcutError``;
+written answers are left for a person.
 
 Guards (used here and, through ``nbgrader_config.py``, by ``nbgrader autograde``):
 

@@ -542,10 +542,19 @@ def _protected_files(course: Path) -> dict[str, str]:
     for folder in site.getsitepackages():
         for path in Path(folder).glob("*.pth"):
             hashes[f"site/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    for folder in (Path.home() / ".ipython", Path.home() / ".jupyter"):
+    # What runs code in the grader's later processes: IPython start-up files, Jupyter config,
+    # user site-packages (not runtime files, which the grader's own Jupyter keeps changing).
+    home = Path.home()
+    for folder in (
+        home / ".ipython" / "profile_default" / "startup",
+        home / ".jupyter",
+        home / ".local" / "lib",
+    ):
         if folder.is_dir():
             for rel, digest in _tree_hashes(folder).items():
-                hashes[f"home/{folder.name}/{rel}"] = digest
+                # jupyter_core (the grader's own nbgrader) stamps the time of its config migration
+                if rel != "migrated":
+                    hashes[f"home/{folder.relative_to(home)}/{rel}"] = digest
     return hashes
 
 
