@@ -562,9 +562,19 @@ def _clean_paths(nb) -> None:
                 out.text = _clean_text(out.text, prefixes)
 
 
+def _cell_label(nb, index) -> str:
+    """``cell 13 (after q3_answer)``: 1-based, named by the nearest grade_id at or above it."""
+    if not isinstance(index, int) or not 0 <= index < len(nb.cells):
+        return "a cell"
+    for i in range(index, -1, -1):
+        gid = nb.cells[i].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid:
+            return f"cell {index + 1} ({gid})" if i == index else f"cell {index + 1} (after {gid})"
+    return f"cell {index + 1}"
+
+
 def _stop_message(stop: Mapping, limits: Limits, nb) -> str:
-    index = stop.get("index")
-    where = f"cell {index}" if isinstance(index, int) else "a cell"
+    where = _cell_label(nb, stop.get("index"))
     reason = stop.get("reason")
     if reason == "budget":
         return (
@@ -573,7 +583,7 @@ def _stop_message(stop: Mapping, limits: Limits, nb) -> str:
         )
     if reason == "kernel":
         return f"the kernel died while running {where}; later cells were not run"
-    if reason == "protocol":
+    if reason in ("protocol", "runner"):
         return f"grading stopped: {stop.get('message')}"
     return (
         "the sandbox was stopped before the notebook finished (time budget of "
