@@ -10,6 +10,14 @@ broke the run would break the other students' grades too), then ``generate_feedb
 (a lock file and a JSON summary in the session's shared temporary directory).
 
 The self-grading command ``python -m cnncourse.grade`` is checked against the same cases.
+
+Every submission runs in the bubblewrap sandbox (:mod:`cnncourse.sandbox`). The hostile course
+(``grading_cases/hostile.py``: one attacker per harm class of the instructor review, with the
+policy check switched off so that the attacks really run) is autograded between honest students
+graded before and after them; the tests check the gradebook (intact, complete, a manual grade
+kept), hashes of the course, package, venv hooks and home start-up files, leftover processes and
+files, exact scores, and what the feedback and gradebook say. Without bubblewrap these tests
+skip, except with ``CI=true``, where they fail.
 """
 
 from __future__ import annotations
