@@ -101,6 +101,14 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _require_bwrap() -> None:
+    if shutil.which("bwrap"):
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
+    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
+
+
 def _errors(nb) -> list[dict]:
     rows = []
     for i, cell in enumerate(nb.cells):
@@ -195,6 +203,7 @@ def run_course(assignment: str, workdir: Path) -> dict:
 @pytest.fixture(scope="session")
 def course_run(tmp_path_factory):
     """``course_run(assignment)`` -> summary, computed once per test session (xdist included)."""
+    _require_bwrap()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = tmp_path_factory.getbasetemp().parent / "grading"
     else:
@@ -338,6 +347,7 @@ def _self_grade(
     for rel, text in (files or {}).items():
         (path.parent / rel).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / rel).write_text(text)
+    _require_bwrap()
     before = path.read_bytes()
     report = grade.grade_notebook(path, grading_cases.solution_path(assignment), timeout=TIMEOUT)
     assert path.read_bytes() == before, "self-grading must not modify the notebook"
@@ -384,6 +394,7 @@ def test_self_grade_resists_attacks(attack, tmp_path):
 
 
 def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
+    _require_bwrap()
     exercise = grading_cases.exercise_path(tampering.A)
     done = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(exercise)],
@@ -523,14 +534,6 @@ HONEST = {
     "zz_honest_after": set(),
     "zz_partial_after": tampering.OFF_BY_ONE_FAILS,
 }
-
-
-def _require_bwrap() -> None:
-    if shutil.which("bwrap"):
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
-    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
 
 
 def _protected_files(course: Path) -> dict[str, str]:
