@@ -198,8 +198,21 @@ def package_copy(source: Path = PACKAGE) -> Path:
             staging.rename(target)
         except OSError:  # another grader built it at the same moment
             shutil.rmtree(staging, ignore_errors=True)
+        _prune(target.parent, keep=target)
     _COPIES[digest] = target
     return target
+
+
+def _prune(cache: Path, keep: Path, versions: int = 5, min_age: float = 86_400) -> None:
+    """Drop old package copies: all but the newest ``versions``, none used in the last day."""
+    copies = sorted(
+        (p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in copies[versions - 1 :]:
+        if time.time() - old.stat().st_mtime > min_age:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _matplotlib_cache(folder: Path) -> None:
