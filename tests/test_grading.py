@@ -716,6 +716,11 @@ def test_honest_students_get_exact_scores_around_attackers(hostile_run, student)
     got = {g: s for g, s in hostile_run["scores"][student].items() if g in expected}
     assert got == expected, student
     assert not hostile_run["flagged"][student]
+    text = hostile_run["feedback"][student]
+    if HONEST[student]:  # failing tests show tracebacks: without the grader's paths
+        assert "CheckFailure" in text
+        for path in (sys.prefix, str(ROOT), "/opt/cnncourse-package", "skipping hidden"):
+            assert path not in text, path
 
 
 def test_manual_grade_survives_the_attackers(hostile_run):
