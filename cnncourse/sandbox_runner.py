@@ -276,7 +276,7 @@ def _shortcut_errors(client, cell) -> None:
         return
     names = ", ".join(f"`{n}`" for n in called)
     message = (
-        f"your answer calls {names}, the reference implementation this task asks you to "
+        f"❌ your answer calls {names}, the reference implementation this task asks you to "
         "write yourself; this test scores 0"
     )
     cell.outputs.append(
