@@ -12,7 +12,6 @@ This is a policy, not a protection: it runs in the student's own kernel.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import sys
 
@@ -44,15 +43,68 @@ def _wrap(name: str, function):
     return wrapper
 
 
+def _patch(module, name: str) -> None:
+    attr = name.rpartition(".")[2]
+    function = getattr(module, attr, None)
+    if function is not None and not hasattr(function, "__cnncourse_reference__"):
+        wrapper = _wrap(name, function)
+        wrapper.__cnncourse_reference__ = name
+        setattr(module, attr, wrapper)
+
+
+class _PatchingLoader:
+    """Runs a module, then wraps the listed functions before anyone can take them."""
+
+    def __init__(self, loader, names: list[str]):
+        self.loader, self.names = loader, names
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        for name in self.names:
+            _patch(module, name)
+
+    def __getattr__(self, attr):
+        return getattr(self.loader, attr)
+
+
+class _Finder:
+    """Meta path finder: modules of the policy are patched when first imported (no import is
+    forced: a kernel that never imports torch never pays for it)."""
+
+    def __init__(self, pending: dict[str, list[str]]):
+        self.pending = pending
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _PatchingLoader(spec.loader, self.pending.pop(fullname))
+        return spec
+
+
 def install(names: list[str]) -> None:
-    """Replace each ``module.function`` by a wrapper that notices student calls."""
+    """Wrap each ``module.function`` (now, or when its module is first imported)."""
+    pending: dict[str, list[str]] = {}
     for name in names:
-        module_name, _, attr = name.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-            setattr(module, attr, _wrap(name, getattr(module, attr)))
-        except (ImportError, AttributeError):
-            continue
+        module_name = name.rpartition(".")[0]
+        module = sys.modules.get(module_name)
+        if module is not None:
+            _patch(module, name)
+        else:
+            pending.setdefault(module_name, []).append(name)
+    if pending:
+        sys.meta_path.insert(0, _Finder(pending))
 
 
 def begin(names: list[str], student_counts: list[int]) -> None:
