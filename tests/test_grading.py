@@ -10,6 +10,14 @@ broke the run would break the other students' grades too), then ``generate_feedb
 (a lock file and a JSON summary in the session's shared temporary directory).
 
 The self-grading command ``python -m cnncourse.grade`` is checked against the same cases.
+
+Every submission runs in the bubblewrap sandbox (:mod:`cnncourse.sandbox`). The hostile course
+(``grading_cases/hostile.py``: one attacker per harm class of the instructor review, with the
+policy check switched off so that the attacks really run) is autograded between honest students
+graded before and after them; the tests check the gradebook (intact, complete, a manual grade
+kept), hashes of the course, package, venv hooks and home start-up files, leftover processes and
+files, exact scores, and what the feedback and gradebook say. Without bubblewrap these tests
+skip, except with ``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -93,6 +101,14 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _require_bwrap() -> None:
+    if shutil.which("bwrap"):
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
+    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
+
+
 def _errors(nb) -> list[dict]:
     rows = []
     for i, cell in enumerate(nb.cells):
@@ -121,7 +137,9 @@ def run_course(assignment: str, workdir: Path) -> dict:
     (course / "solutions").mkdir(parents=True)
     shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
     config = (ROOT / "nbgrader_config.py").read_text()
-    (course / "nbgrader_config.py").write_text(config + f"\nc.Execute.timeout = {TIMEOUT}\n")
+    (course / "nbgrader_config.py").write_text(
+        config + f"\nc.SandboxedExecute.timeout = {TIMEOUT}\n"
+    )
     logs = {}
     done = _nbgrader(course, "generate_assignment", assignment)
     logs["generate_assignment"] = done.stderr
@@ -185,6 +203,7 @@ def run_course(assignment: str, workdir: Path) -> dict:
 @pytest.fixture(scope="session")
 def course_run(tmp_path_factory):
     """``course_run(assignment)`` -> summary, computed once per test session (xdist included)."""
+    _require_bwrap()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = tmp_path_factory.getbasetemp().parent / "grading"
     else:
@@ -328,6 +347,7 @@ def _self_grade(
     for rel, text in (files or {}).items():
         (path.parent / rel).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / rel).write_text(text)
+    _require_bwrap()
     before = path.read_bytes()
     report = grade.grade_notebook(path, grading_cases.solution_path(assignment), timeout=TIMEOUT)
     assert path.read_bytes() == before, "self-grading must not modify the notebook"
@@ -360,6 +380,8 @@ def test_self_grade_agrees_with_nbgrader(course_run, assignment, tmp_path):
             "tamper_edits_metadata",
             "tamper_monkeypatch",
             "tamper_shadow_modules",
+            "tamper_long_print_then_warns",
+            "tamper_calls_reference",
         }
     ],
     ids=lambda a: a.student,
@@ -372,6 +394,7 @@ def test_self_grade_resists_attacks(attack, tmp_path):
 
 
 def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
+    _require_bwrap()
     exercise = grading_cases.exercise_path(tampering.A)
     done = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(exercise)],
@@ -389,6 +412,17 @@ def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
         exercise.read_bytes()
         == (ROOT / "exercises" / tampering.A / f"{tampering.A}.ipynb").read_bytes()
     )
+    unsafe = subprocess.run(
+        [sys.executable, "-m", "cnncourse.grade", "--unsafe-no-sandbox", str(exercise)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "WARNING: --unsafe-no-sandbox" in unsafe.stderr
+    assert "total: 0 / 20 autograded points" in unsafe.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(tmp_path / "nope.ipynb")],
         cwd=ROOT,
@@ -489,3 +523,382 @@ def test_free_builtins_are_what_tests_load():
     assert grade.free_builtins(["from cnncourse import check\ncheck.equal('n', len(x), 3)"]) == {
         "len"
     }
+
+
+# -- hostile submissions: the sandbox alone contains them (policy check off) ----------------------
+
+HOSTILE_BUDGET = 60  # seconds per notebook in the hostile course
+HONEST = {
+    "a_honest_before": set(),
+    "a_partial_before": tampering.OFF_BY_ONE_FAILS,
+    "zz_honest_after": set(),
+    "zz_partial_after": tampering.OFF_BY_ONE_FAILS,
+}
+
+
+def _protected_files(course: Path) -> dict[str, str]:
+    """Hashes of everything a submission must not change: course, package, venv hooks, home."""
+    hashes = {}
+    for name in ("solutions", "source", "exercises", "submitted"):
+        for rel, digest in _tree_hashes(course / name).items():
+            hashes[f"course/{name}/{rel}"] = digest
+    hashes["course/nbgrader_config.py"] = hashlib.sha256(
+        (course / "nbgrader_config.py").read_bytes()
+    ).hexdigest()
+    for rel, digest in _tree_hashes(ROOT / "cnncourse").items():
+        if "__pycache__" not in rel:
+            hashes[f"package/{rel}"] = digest
+    import site
+
+    for folder in site.getsitepackages():
+        for path in Path(folder).glob("*.pth"):
+            hashes[f"site/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    # What runs code in the grader's later processes: IPython start-up files, Jupyter config,
+    # user site-packages (not runtime files, which the grader's own Jupyter keeps changing).
+    home = Path.home()
+    for folder in (
+        home / ".ipython" / "profile_default" / "startup",
+        home / ".jupyter",
+        home / ".local" / "lib",
+    ):
+        if folder.is_dir():
+            for rel, digest in _tree_hashes(folder).items():
+                # jupyter_core (the grader's own nbgrader) stamps the time of its config migration
+                if rel != "migrated":
+                    hashes[f"home/{folder.relative_to(home)}/{rel}"] = digest
+    return hashes
+
+
+def _leftovers(token: str) -> dict[str, list[str]]:
+    """Processes and files that an attack left on the host."""
+    from grading_cases import hostile
+
+    procs = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if hostile.SLEEP_SECONDS in cmdline or comm == hostile.DAEMON:
+            procs.append(f"{entry.name}: {comm} {cmdline}")
+    files = []
+    for folder in (
+        Path("/tmp"),
+        Path.home(),
+        ROOT,
+        *map(Path, __import__("site").getsitepackages()),
+    ):
+        files += [str(p) for p in folder.glob(f"*{token}*")]
+    return {"processes": procs, "files": files}
+
+
+def run_hostile_course(workdir: Path) -> dict:
+    from grading_cases import hostile
+    from nbgrader.api import Gradebook
+
+    course = workdir / "hostile"
+    shutil.rmtree(course, ignore_errors=True)
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / tampering.A, course / "solutions" / tampering.A)
+    config = (ROOT / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(
+        config
+        + f"\nc.SandboxedExecute.timeout = {TIMEOUT}\n"
+        + f"c.SandboxedExecute.notebook_budget = {HOSTILE_BUDGET}\n"
+        + "c.GuardSubmission.enabled = False  # the sandbox alone must contain every attack\n"
+    )
+    a = tampering.A
+    done = _nbgrader(course, "generate_assignment", a)
+    assert done.returncode == 0, done.stderr[-3000:]
+    token = f"cnncourse-hostile-{os.getpid()}-{os.urandom(4).hex()}"
+    subs = {
+        "a_honest_before": grading_cases.correct_submission(a),
+        "a_partial_before": tampering._base(tampering.OFF_BY_ONE),
+        "zz_honest_after": grading_cases.correct_submission(a),
+        "zz_partial_after": tampering._base(tampering.OFF_BY_ONE),
+    }
+    for attack in hostile.HOSTILE:
+        subs[attack.student] = attack.build(course, token)
+    for student, nb in subs.items():
+        target = course / "submitted" / student / a
+        target.mkdir(parents=True)
+        nbformat.write(nb, target / f"{a}.ipynb")
+    for attack in hostile.HOSTILE:
+        for rel, dest in attack.symlinks(course).items():
+            (course / "submitted" / attack.student / a / rel).symlink_to(dest)
+    # A manual grade given before the attackers run must survive them.
+    first = _nbgrader(course, "autograde", a, "--student=a_honest_before")
+    assert first.returncode == 0, first.stderr[-3000:]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        gb.find_grade("q6_written", a, a, "a_honest_before").manual_score = 2.0
+        gb.db.commit()
+    before = _protected_files(course)
+    autograde = _nbgrader(course, "autograde", a)
+    leftovers = _leftovers(token)
+    feedback = _nbgrader(course, "generate_feedback", a)
+    export = _nbgrader(course, "export")
+    after = _protected_files(course)
+    import sqlite3
+
+    with sqlite3.connect(course / "gradebook.db") as db:
+        integrity = db.execute("pragma integrity_check").fetchone()[0]
+    scores, manual, flagged, comments = {}, {}, {}, {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(a):
+            nbs = sub.notebooks[0]
+            scores[sub.student_id] = {g.name: g.auto_score for g in nbs.grades}
+            manual[sub.student_id] = {g.name: g.manual_score for g in nbs.grades}
+            flagged[sub.student_id] = nbs.flagged
+            comments[sub.student_id] = [c.auto_comment or "" for c in nbs.comments]
+    texts, outputs, sizes = {}, {}, {}
+    for student in subs:
+        fb = course / "feedback" / student / a / f"{a}.html"
+        texts[student] = _text(fb.read_text()) if fb.is_file() else None
+        sizes[student] = fb.stat().st_size if fb.is_file() else None
+        graded = course / "autograded" / student / a / f"{a}.ipynb"
+        if graded.is_file():
+            nb = nbformat.read(graded, as_version=4)
+            outputs[student] = json.dumps([c.get("outputs", []) for c in nb.cells])
+    seconds = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"Ran (\S+)/\S+ in the sandbox in ([\d.]+) s", autograde.stderr)
+    }
+    return {
+        "course": str(course),
+        "returncodes": [autograde.returncode, feedback.returncode, export.returncode],
+        "log": autograde.stderr[-5000:],
+        "scores": scores,
+        "manual": manual,
+        "flagged": flagged,
+        "comments": comments,
+        "feedback": texts,
+        "feedback_sizes": sizes,
+        "outputs": outputs,
+        "seconds": seconds,
+        "before": before,
+        "after": after,
+        "leftovers": leftovers,
+        "integrity": integrity,
+        "solution_marker": "=== BEGIN MARK SCHEME ===",
+    }
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory):
+    _require_bwrap()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "grading"
+    else:
+        shared = tmp_path_factory.getbasetemp() / "grading"
+    shared.mkdir(exist_ok=True)
+    summary = shared / "hostile.json"
+    with open(shared / "hostile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not summary.is_file():
+            summary.write_text(json.dumps(run_hostile_course(shared)))
+    return json.loads(summary.read_text())
+
+
+def test_hostile_course_completes_with_every_student_graded(hostile_run):
+    from grading_cases import hostile
+
+    assert hostile_run["returncodes"] == [0, 0, 0], hostile_run["log"]
+    assert hostile_run["integrity"] == "ok"
+    assert set(hostile_run["scores"]) == set(HONEST) | {h.student for h in hostile.HOSTILE}
+
+
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_students_get_exact_scores_around_attackers(hostile_run, student):
+    expected = _expected_scores(tampering.A, HONEST[student])
+    got = {g: s for g, s in hostile_run["scores"][student].items() if g in expected}
+    assert got == expected, student
+    assert not hostile_run["flagged"][student]
+    text = hostile_run["feedback"][student]
+    if HONEST[student]:  # failing tests show tracebacks: without the grader's paths
+        assert "CheckFailure" in text
+        for path in (sys.prefix, str(ROOT), "/opt/cnncourse-package", "skipping hidden"):
+            assert path not in text, path
+
+
+def test_manual_grade_survives_the_attackers(hostile_run):
+    assert hostile_run["manual"]["a_honest_before"]["q6_written"] == 2.0
+
+
+def test_course_package_home_and_submissions_unchanged(hostile_run):
+    before, after = hostile_run["before"], hostile_run["after"]
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert changed == []
+
+
+def test_nothing_left_running_or_written_outside_scratch(hostile_run):
+    assert hostile_run["leftovers"] == {"processes": [], "files": []}
+
+
+def _attack_param():
+    from grading_cases import hostile
+
+    return pytest.mark.parametrize("attack", hostile.HOSTILE, ids=lambda h: h.student)
+
+
+@_attack_param()
+def test_attacker_scored_as_far_as_it_ran(hostile_run, attack):
+    expected = _expected_scores(tampering.A, attack.failing)
+    got = {g: s for g, s in hostile_run["scores"][attack.student].items() if g in expected}
+    assert got == expected
+    text = hostile_run["feedback"][attack.student]
+    assert text is not None, "every attacker gets feedback"
+    assert hostile_run["feedback_sizes"][attack.student] < 1_000_000
+    assert "BEGIN HIDDEN TESTS" not in text
+    assert hostile_run["solution_marker"] not in hostile_run["outputs"][attack.student]
+    if attack.stopped:
+        assert attack.stopped in text, "the feedback says why the notebook stopped"
+        assert hostile_run["flagged"][attack.student]
+        assert any(attack.stopped in c for c in hostile_run["comments"][attack.student])
+    # within its budget, however long it tried to run
+    assert hostile_run["seconds"][attack.student] <= HOSTILE_BUDGET + 35
+
+
+def test_self_grader_agrees_on_a_kernel_killer(hostile_run, tmp_path):
+    from grading_cases import hostile
+
+    attack = next(h for h in hostile.HOSTILE if h.student == "hostile_kills_kernel")
+    path = tmp_path / tampering.A / f"{tampering.A}.ipynb"
+    path.parent.mkdir()
+    nbformat.write(attack.build(Path(hostile_run["course"]), "selfgrade"), path)
+    report = grade.grade_notebook(
+        path, grading_cases.solution_path(tampering.A), timeout=TIMEOUT, guard=False
+    )
+    mine = {c.grade_id: c.score for c in report.cells}
+    assert mine == hostile_run["scores"][attack.student]
+    assert hostile.KILLED in report.stopped
+
+
+# -- sandbox and display helpers (no kernel) -----------------------------------------------------
+
+
+def test_no_bubblewrap_stops_grading_with_the_fix(monkeypatch, capsys):
+    from cnncourse import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.require_sandbox()
+    exercise = grading_cases.exercise_path(tampering.A)
+    assert grade.main([str(exercise)]) == 1
+    err = capsys.readouterr().err
+    assert "bubblewrap" in err and "--unsafe-no-sandbox" in err
+
+
+def test_package_copy_is_a_verified_non_editable_copy(tmp_path, monkeypatch):
+    from cnncourse import sandbox
+
+    monkeypatch.setenv("CNNCOURSE_SANDBOX_CACHE", str(tmp_path))
+    monkeypatch.setattr(sandbox, "_COPIES", {})
+    monkeypatch.setattr(sandbox, "_matplotlib_cache", lambda folder: folder.mkdir())
+    copy = sandbox.package_copy()
+    digest = sandbox.tree_digest(sandbox.PACKAGE)
+    assert copy == tmp_path / digest
+    assert sandbox.tree_digest(copy / "cnncourse") == digest
+    assert not (copy / "cnncourse").is_symlink()
+    (copy / "cnncourse" / "check.py").write_text("tampered")  # a damaged cache is rebuilt
+    monkeypatch.setattr(sandbox, "_COPIES", {})
+    assert sandbox.tree_digest(sandbox.package_copy() / "cnncourse") == digest
+
+
+def _two_test_notebook():
+    nb = nbformat.v4.new_notebook()
+    for gid in ("t1", "t2"):
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": gid, "points": 1}
+        nb.cells.append(cell)
+    return nb
+
+
+def test_results_from_the_sandbox_are_data_never_trusted():
+    from cnncourse import sandbox
+
+    nb = _two_test_notebook()
+    ok = nbformat.v4.new_output("stream", name="stdout", text="fine\n")
+    lines = [
+        json.dumps({"event": "cell", "index": 0, "execution_count": 1, "outputs": [ok]}).encode(),
+        json.dumps({"event": "cell", "index": 7, "outputs": []}).encode(),  # no such cell
+        json.dumps({"event": "cell", "index": 1, "outputs": [{"output_type": "bogus"}]}).encode(),
+    ]
+    merged, expected, seen, stop, done = sandbox.merge_results(nb, lines, sandbox.Limits(), False)
+    assert (expected, seen, done, stop["reason"]) == ({0, 1}, {0, 1}, False, "killed")
+    assert grade._cell_score(merged.cells[0]) == (1.0, "")
+    assert grade._cell_score(merged.cells[1])[0] == 0.0  # malformed outputs fail the test
+    assert nb.cells[0].outputs == [], "the notebook sent is not modified"
+    # a test cell without any result (the sandbox died first) gets an error, never points
+    merged, expected, seen, stop, done = sandbox.merge_results(
+        nb, lines[:1], sandbox.Limits(), False
+    )
+    assert expected - seen == {1}
+
+
+def test_sanitizer_keeps_answers_and_drops_scripts():
+    from grading_cases import hostile
+
+    text = f"Flip the kernel: $k<3$ and `a<b` in **bold**.\n\n{hostile.XSS}"
+    clean = grade.sanitize_markdown(text)
+    assert "**bold**" in clean and r"\lt" in clean and "a&lt;b" in clean
+    for bad in ("onerror", "<script", "onload", "javascript:"):
+        assert bad not in clean
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(hostile.XSS),
+            nbformat.v4.new_code_cell(
+                "",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={
+                            "text/html": hostile.XSS,
+                            "application/javascript": "window.__pwned = 1",
+                            "image/svg+xml": "<svg onload='x()'/>",
+                            "text/plain": "<HTML object>",
+                        },
+                    )
+                ],
+            ),
+        ]
+    )
+    grade.sanitize_notebook(nb)
+    data = nb.cells[1].outputs[0].data
+    assert set(data) == {"text/html", "text/plain"} and "onerror" not in data["text/html"]
+    assert "onerror" not in nb.cells[0].source
+
+
+def test_feedback_hides_hidden_tests_and_their_traceback():
+    cell = nbformat.v4.new_code_cell(
+        "check.equal('a', a, 1)\n### BEGIN HIDDEN TESTS\ncheck.equal('b', b, 1792)\n"
+        "### END HIDDEN TESTS\n",
+        outputs=[
+            nbformat.v4.new_output(
+                "error",
+                ename="CheckFailure",
+                evalue="b is wrong",
+                traceback=["line 3: check.equal('b', b, 1792)"],
+            )
+        ],
+    )
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "q", "points": 1}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    grade.hide_hidden_tests(nb)
+    assert "1792" not in json.dumps(nb) and "check.equal('a', a, 1)" in cell.source
+    assert cell.outputs[0].traceback == ["CheckFailure: b is wrong"]
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_zero_points(monkeypatch):
+    from cnncourse import sandbox
+
+    _require_bwrap()
+    monkeypatch.setattr(
+        sandbox,
+        "bwrap_command",
+        lambda *args: [sys.executable, "-c", "import sys; sys.exit('no user namespaces')", "fd"],
+    )
+    with pytest.raises(sandbox.SandboxUnavailable, match="did not start.*no user namespaces"):
+        sandbox.execute_notebook(_two_test_notebook())

@@ -114,3 +114,14 @@ def edited(assignment: str, *edits: tuple[str, str, str]):
         return nb
 
     return build
+
+
+def replaced(assignment: str, grade_id: str, source: str):
+    """A builder: the correct submission with one answer cell replaced by ``source``."""
+
+    def build():
+        nb = copy.deepcopy(correct_submission(assignment))
+        cell_by_id(nb, grade_id).source = source
+        return nb
+
+    return build

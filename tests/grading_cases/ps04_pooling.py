@@ -1,8 +1,15 @@
 """Realistic wrong submissions for ps04_pooling."""
 
-from . import Case, edited
+from . import Case, edited, replaced
 
 A = "ps04_pooling"
+
+SHORTCUT_MAX_POOL = """from cnncourse import pooling
+
+
+def max_pool2d(x, kernel_size, stride=None):
+    return pooling.max_pool2d(x, kernel_size, stride)
+"""
 
 WRONG = [
     Case(
@@ -45,5 +52,12 @@ WRONG = [
         edited(A, ("q4_answer", "math.ceil((i + 1) * n / m)", "((i + 1) * n) // m")),
         failing={"q4a_adaptive_ranges"},
         description="rounds the window ends down instead of up",
+    ),
+    Case(
+        "shortcut_reference_max_pool",
+        replaced(A, "q2_answer", SHORTCUT_MAX_POOL),
+        failing={"q2a_max_pool_example", "q2b_max_pool_general"},
+        feedback=("ShortcutError", "cnncourse.pooling.max_pool2d"),
+        description="max_pool2d calls the library's reference (shortcut policy)",
     ),
 ]

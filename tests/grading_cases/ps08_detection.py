@@ -1,8 +1,15 @@
 """Realistic wrong submissions for ps08_detection."""
 
-from . import Case, edited
+from . import Case, edited, replaced
 
 A = "ps08_detection"
+
+SHORTCUT_NMS = """from cnncourse import detect
+
+
+def nms(boxes, scores, iou_threshold):
+    return detect.nms(boxes, scores, iou_threshold)
+"""
 
 WRONG = [
     Case(
@@ -60,5 +67,12 @@ WRONG = [
         failing={"q4a_average_precision"},
         feedback=("average_precision([T, F, T, T, F], 4)",),
         description="area under the raw (zig-zag) precision instead of the interpolated one",
+    ),
+    Case(
+        "shortcut_reference_nms",
+        replaced(A, "q3_answer", SHORTCUT_NMS),
+        failing={"q3a_nms_sorted", "q3b_nms_general"},
+        feedback=("ShortcutError", "cnncourse.detect.nms"),
+        description="nms calls the library's reference (shortcut policy)",
     ),
 ]
