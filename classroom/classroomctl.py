@@ -157,7 +157,9 @@ def check_readable_by_everyone(path: Path) -> None:
 # -- install ------------------------------------------------------------------------------------
 
 
-def install(layout: Layout, *, repo: Path, python: Path, exchange: Path) -> None:
+def install(
+    layout: Layout, *, repo: Path, python: Path, exchange: Path, proxy: bool = True
+) -> None:
     """Create the shared environment with the course installed (not editable) and configure it."""
     require_root("install")
     check_readable_by_everyone(python)
@@ -181,11 +183,15 @@ def install(layout: Layout, *, repo: Path, python: Path, exchange: Path) -> None
         _run([*pip, f"{src}[lab,classroom]"])
     site = Path(
         _run(
-            [layout.bin / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+            [
+                layout.bin / "python",
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ]
         ).stdout.strip()
     )
     shutil.copy2(HERE / "cnncourse_classroom.py", site / "cnncourse_classroom.py")
-    if not layout.chp.exists():
+    if proxy and not layout.chp.exists():
         (layout.prefix / "node").mkdir(exist_ok=True)
         _run(["npm", "install", "--silent", "--prefix", layout.prefix / "node", CHP_PACKAGE])
     configure(layout, exchange=exchange)
@@ -210,16 +216,20 @@ def configure(layout: Layout, *, exchange: Path) -> None:
     jupyter = layout.bin / "jupyter"
     etc_jupyter = layout.env / "etc" / "jupyter"
     etc_jupyter.mkdir(parents=True, exist_ok=True)
-    template = (HERE / "site_nbgrader_config.py").read_text()
-    line = 'EXCHANGE_ROOT = "/srv/nbgrader/exchange"  # written by cnncourse-classroom install'
-    if line not in template:
-        raise ClassroomError(f"{HERE / 'site_nbgrader_config.py'} lost its EXCHANGE_ROOT line")
-    config = template.replace(line, f"EXCHANGE_ROOT = {str(exchange)!r}")
-    (etc_jupyter / "nbgrader_config.py").write_text(config)
+    (etc_jupyter / "nbgrader_config.py").write_text(site_nbgrader_config(exchange))
     # Everyone gets the student side; instructors add the instructor side through
     # JUPYTER_CONFIG_PATH (set by the hub for members of the instructors group).
     for ext in ("formgrader", "course_list"):
-        _run([jupyter, "server", "extension", "disable", "--sys-prefix", f"nbgrader.server_extensions.{ext}"])
+        _run(
+            [
+                jupyter,
+                "server",
+                "extension",
+                "disable",
+                "--sys-prefix",
+                f"nbgrader.server_extensions.{ext}",
+            ]
+        )
     for ext in INSTRUCTOR_LAB_PLUGINS:
         _run([jupyter, "labextension", "disable", "--level=sys_prefix", ext])
     server_d = layout.instructor_config / "jupyter_server_config.d"
@@ -235,6 +245,15 @@ def configure(layout: Layout, *, exchange: Path) -> None:
     )
     shutil.copy2(HERE / "jupyterhub_config.py", layout.hub_config)
     layout.settings.write_text(json.dumps({"exchange": str(exchange)}, indent=2))
+
+
+def site_nbgrader_config(exchange: Path) -> str:
+    """classroom/site_nbgrader_config.py with the installation's exchange root."""
+    template = (HERE / "site_nbgrader_config.py").read_text()
+    line = 'EXCHANGE_ROOT = "/srv/nbgrader/exchange"  # written by cnncourse-classroom install'
+    if line not in template:
+        raise ClassroomError(f"{HERE / 'site_nbgrader_config.py'} lost its EXCHANGE_ROOT line")
+    return template.replace(line, f"EXCHANGE_ROOT = {str(exchange)!r}")
 
 
 INSTRUCTOR_LAB_PLUGINS = (
@@ -259,7 +278,9 @@ def check_exchange(root: Path, course_id: str = COURSE_ID) -> list[str]:
     """Every permission problem of an exchange, each naming the folder, its mode and the risk."""
     problems = []
     if not root.is_dir():
-        return [f"exchange root {root} does not exist (sudo cnncourse-classroom install creates it)"]
+        return [
+            f"exchange root {root} does not exist (sudo cnncourse-classroom install creates it)"
+        ]
     mode = root.stat().st_mode
     if mode & 0o777 != 0o777:
         problems.append(
@@ -279,9 +300,7 @@ def check_exchange(root: Path, course_id: str = COURSE_ID) -> list[str]:
         path = course / name
         if not path.is_dir():
             if name != "feedback":  # created by the first `nbgrader release_feedback`
-                problems.append(
-                    f"{path} is missing (`nbgrader release_assignment` creates it)"
-                )
+                problems.append(f"{path} is missing (`nbgrader release_assignment` creates it)")
             continue
         st = path.stat()
         if st.st_mode & 0o7777 != want:
@@ -330,7 +349,16 @@ def add_user(
         pass
     group = INSTRUCTORS_GROUP if instructor else STUDENTS_GROUP
     ensure_group(group)
-    cmd = ["useradd", "--create-home", "--shell", "/bin/bash", "--groups", group, "--key", "UMASK=077"]
+    cmd = [
+        "useradd",
+        "--create-home",
+        "--shell",
+        "/bin/bash",
+        "--groups",
+        group,
+        "--key",
+        "UMASK=077",
+    ]
     if home_base is not None:
         cmd += ["--home-dir", home_base / name]
     _run([*cmd, name])
@@ -551,7 +579,9 @@ class Hub:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)
-        raise ClassroomError(f"JupyterHub did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+        raise ClassroomError(
+            f"JupyterHub did not answer within {timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         path = self.state / "jupyterhub.log"
@@ -604,7 +634,9 @@ class Classroom:
         self.instructor = instructor
         self.students = list(students)
         self.port = port or free_port_block()
-        self.passwords = {n: secrets.token_urlsafe(9) for n in [instructor, *students]} if passwords else {}
+        self.passwords = (
+            {n: secrets.token_urlsafe(9) for n in [instructor, *students]} if passwords else {}
+        )
         self.admin_token = admin_token
         self.created_users: list[str] = []
         self.created_groups: list[str] = []
@@ -702,7 +734,9 @@ def demo(layout: Layout, *, students: int, port: int) -> None:
         layout, instructor="cnc-teacher", students=names, port=port, passwords=True
     ) as room:
         print("Preparing ps01_convolution (roster, generate, release) ...", flush=True)
-        room.run_as(room.instructor, ["cnncourse-classroom", "roster", "roster.csv"], cwd=room.course)
+        room.run_as(
+            room.instructor, ["cnncourse-classroom", "roster", "roster.csv"], cwd=room.course
+        )
         for cmd in (
             ["nbgrader", "generate_assignment", "ps01_convolution", "--force"],
             ["nbgrader", "release_assignment", "ps01_convolution", "--force"],
@@ -711,7 +745,11 @@ def demo(layout: Layout, *, students: int, port: int) -> None:
         print(f"\nJupyterHub demo class running at {room.hub.url}/  (only on this machine)\n")
         print(f"  {'account':<16} {'password':<14} role")
         for name in [room.instructor, *room.students]:
-            role = "instructor (Formgrader, Create Assignment)" if name == room.instructor else "student (Assignments tab)"
+            role = (
+                "instructor (Formgrader, Create Assignment)"
+                if name == room.instructor
+                else "student (Assignments tab)"
+            )
             print(f"  {name:<16} {room.passwords[name]:<14} {role}")
         print(f"\nExchange: {room.exchange}   hub log: {room.hub.state / 'jupyterhub.log'}")
         print("Press Ctrl-C to stop; the accounts and their files are removed.", flush=True)
@@ -739,6 +777,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--python", type=Path, default=Path("/usr/bin/python3"))
     p.add_argument("--exchange", type=Path, default=Path("/srv/nbgrader/exchange"))
     p.add_argument("--repo", type=Path, default=HERE.parent)
+    p.add_argument(
+        "--without-proxy",
+        action="store_true",
+        help="no configurable-http-proxy (a single-user image: classroom/Containerfile)",
+    )
     p = sub.add_parser("add-user", help="accounts with private homes (root)")
     p.add_argument("names", nargs="+")
     p.add_argument("--instructor", action="store_true")
@@ -757,7 +800,13 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout(args.prefix.resolve())
     try:
         if args.command == "install":
-            install(layout, repo=args.repo.resolve(), python=args.python, exchange=args.exchange)
+            install(
+                layout,
+                repo=args.repo.resolve(),
+                python=args.python,
+                exchange=args.exchange,
+                proxy=not args.without_proxy,
+            )
             print(f"installed in {layout.prefix}; exchange {args.exchange}")
         elif args.command == "add-user":
             for name in args.names:
@@ -785,8 +834,11 @@ def main(argv: list[str] | None = None) -> int:
             os.execve(
                 layout.bin / "jupyterhub",
                 [str(layout.bin / "jupyterhub"), "-f", str(layout.hub_config)],
-                {**os.environ, "CNNCOURSE_EXCHANGE": settings["exchange"],
-                 "CNNCOURSE_CLASSROOM_PREFIX": str(layout.prefix)},
+                {
+                    **os.environ,
+                    "CNNCOURSE_EXCHANGE": settings["exchange"],
+                    "CNNCOURSE_CLASSROOM_PREFIX": str(layout.prefix),
+                },
             )
         elif args.command == "demo":
             demo(layout, students=args.students, port=args.port)

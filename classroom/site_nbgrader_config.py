@@ -27,3 +27,11 @@ c.Autograde.create_student = False
 # Late work: 10 % of the autograded score per started day after the due date.
 c.AssignLatePenalties.plugin_class = "cnncourse_classroom.PenaltyPerStartedDay"
 c.PenaltyPerStartedDay.percent_per_day = 10.0
+
+# Kubernetes (classroom/helm/values.yaml): pods do not share accounts or a filesystem, so the
+# exchange is the ngshare service instead of a folder (ngshare_exchange is in the image).
+NGSHARE_URL = os.environ.get("CNNCOURSE_NGSHARE_URL")
+if NGSHARE_URL:
+    from ngshare_exchange import configureExchange
+
+    configureExchange(c, NGSHARE_URL)

@@ -21,6 +21,7 @@ import os
 import pwd
 import re
 import secrets
+import subprocess
 import sys
 import time
 import uuid
@@ -44,7 +45,9 @@ A = "ps01_convolution"
 COURSE = classroomctl.COURSE_ID
 PREFIX = Path(os.environ.get("CNNCOURSE_CLASSROOM_PREFIX", ROOT / ".classroom"))
 HTTP_TIMEOUT = 60
-DUE_IN = 30  # seconds from setting the due date to the due date: two students submit before, one after
+DUE_IN = (
+    30  # seconds from setting the due date to the due date: two students submit before, one after
+)
 
 pytestmark = [
     pytest.mark.timeout(600),
@@ -201,9 +204,16 @@ def _assert_denied(server: Server, targets: dict[str, str]) -> None:
     assert json.loads(probe) == dict.fromkeys(targets, "denied"), (server.name, probe)
 
 
+def _rss_mib(uid: int) -> float:
+    out = subprocess.run(["ps", "-o", "rss=", "-u", str(uid)], capture_output=True, text=True)
+    return sum(int(x) for x in out.stdout.split()) / 1024
+
+
 def _page_config(server: Server) -> dict:
     html = _check(server.get("/lab")).text
-    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S)
+    m = re.search(
+        r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S
+    )
     assert m, f"{server.name}: no page config in /lab"
     return json.loads(m.group(1))
 
@@ -244,7 +254,9 @@ def test_a_class_on_jupyterhub():
             for n in everyone
         }
         deadline = time.monotonic() + 150
-        while not all(hub.get(f"/users/{n}").json()["servers"].get("", {}).get("ready") for n in everyone):
+        while not all(
+            hub.get(f"/users/{n}").json()["servers"].get("", {}).get("ready") for n in everyone
+        ):
             assert time.monotonic() < deadline, f"servers not ready:\n{room.hub.log_tail()}"
             time.sleep(1)
         srv = {n: Server(room.hub.url, n, tokens[n]) for n in everyone}
@@ -278,7 +290,10 @@ def test_a_class_on_jupyterhub():
         ):
             _ok(t.shell(cmd, cwd="~/cnncourse"), cmd)
         students_listed = _ok(t.shell("nbgrader db student list", cwd="~/cnncourse"), "list")
-        assert all(s in students_listed for s in students) and f"cct{tag}-nobody" not in students_listed
+        assert (
+            all(s in students_listed for s in students)
+            and f"cct{tag}-nobody" not in students_listed
+        )
         # The due date (this class is quick: DUE_IN seconds from now).
         due = datetime.now(timezone.utc) + timedelta(seconds=DUE_IN)
         cmd = f"nbgrader db assignment add {A} --duedate='{due:%Y-%m-%d %H:%M:%S} UTC'"
@@ -393,6 +408,8 @@ def test_a_class_on_jupyterhub():
                 row["duedate"]
             )
             assert is_late == (s == late), f"{s}: timestamp {row['timestamp']} due {row['duedate']}"
+        # Resident memory of each account's processes (server, kernels) for the sizing table.
+        rss = {n: _rss_mib(pwd.getpwnam(n).pw_uid) for n in everyone}
         hub_process = room.hub.process
         uids = {n: pwd.getpwnam(n).pw_uid for n in [*everyone, ghost]}
 
@@ -405,4 +422,7 @@ def test_a_class_on_jupyterhub():
     assert not room.base.exists()
     lap("stopped and removed")
     print(" ".join(f"{k}: {v:.0f} s;" for k, v in timings.items()))
-    print(f"classroom: {len(students)} students, release/fetch/submit/collect/autograde/feedback ok")
+    print("resident memory (MiB): " + ", ".join(f"{n} {m:.0f}" for n, m in rss.items()))
+    print(
+        f"classroom: {len(students)} students, release/fetch/submit/collect/autograde/feedback ok"
+    )
