@@ -121,7 +121,9 @@ def run_course(assignment: str, workdir: Path) -> dict:
     (course / "solutions").mkdir(parents=True)
     shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
     config = (ROOT / "nbgrader_config.py").read_text()
-    (course / "nbgrader_config.py").write_text(config + f"\nc.Execute.timeout = {TIMEOUT}\n")
+    (course / "nbgrader_config.py").write_text(
+        config + f"\nc.SandboxedExecute.timeout = {TIMEOUT}\n"
+    )
     logs = {}
     done = _nbgrader(course, "generate_assignment", assignment)
     logs["generate_assignment"] = done.stderr
@@ -489,3 +491,248 @@ def test_free_builtins_are_what_tests_load():
     assert grade.free_builtins(["from cnncourse import check\ncheck.equal('n', len(x), 3)"]) == {
         "len"
     }
+
+
+# -- hostile submissions: the sandbox alone contains them (policy check off) ----------------------
+
+HOSTILE_BUDGET = 60  # seconds per notebook in the hostile course
+HONEST = {
+    "a_honest_before": set(),
+    "a_partial_before": tampering.OFF_BY_ONE_FAILS,
+    "zz_honest_after": set(),
+    "zz_partial_after": tampering.OFF_BY_ONE_FAILS,
+}
+
+
+def _require_bwrap() -> None:
+    if shutil.which("bwrap"):
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
+    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
+
+
+def _protected_files(course: Path) -> dict[str, str]:
+    """Hashes of everything a submission must not change: course, package, venv hooks, home."""
+    hashes = {}
+    for name in ("solutions", "source", "exercises", "submitted"):
+        for rel, digest in _tree_hashes(course / name).items():
+            hashes[f"course/{name}/{rel}"] = digest
+    hashes["course/nbgrader_config.py"] = hashlib.sha256(
+        (course / "nbgrader_config.py").read_bytes()
+    ).hexdigest()
+    for rel, digest in _tree_hashes(ROOT / "cnncourse").items():
+        if "__pycache__" not in rel:
+            hashes[f"package/{rel}"] = digest
+    import site
+
+    for folder in site.getsitepackages():
+        for path in Path(folder).glob("*.pth"):
+            hashes[f"site/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for folder in (Path.home() / ".ipython", Path.home() / ".jupyter"):
+        if folder.is_dir():
+            for rel, digest in _tree_hashes(folder).items():
+                hashes[f"home/{folder.name}/{rel}"] = digest
+    return hashes
+
+
+def _leftovers(token: str) -> dict[str, list[str]]:
+    """Processes and files that an attack left on the host."""
+    from grading_cases import hostile
+
+    procs = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if hostile.SLEEP_SECONDS in cmdline or comm == hostile.DAEMON:
+            procs.append(f"{entry.name}: {comm} {cmdline}")
+    files = []
+    for folder in (
+        Path("/tmp"),
+        Path.home(),
+        ROOT,
+        *map(Path, __import__("site").getsitepackages()),
+    ):
+        files += [str(p) for p in folder.glob(f"*{token}*")]
+    return {"processes": procs, "files": files}
+
+
+def run_hostile_course(workdir: Path) -> dict:
+    from grading_cases import hostile
+    from nbgrader.api import Gradebook
+
+    course = workdir / "hostile"
+    shutil.rmtree(course, ignore_errors=True)
+    (course / "solutions").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / tampering.A, course / "solutions" / tampering.A)
+    config = (ROOT / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(
+        config
+        + f"\nc.SandboxedExecute.timeout = {TIMEOUT}\n"
+        + f"c.SandboxedExecute.notebook_budget = {HOSTILE_BUDGET}\n"
+        + "c.GuardSubmission.enabled = False  # the sandbox alone must contain every attack\n"
+    )
+    a = tampering.A
+    done = _nbgrader(course, "generate_assignment", a)
+    assert done.returncode == 0, done.stderr[-3000:]
+    token = f"cnncourse-hostile-{os.getpid()}-{os.urandom(4).hex()}"
+    subs = {
+        "a_honest_before": grading_cases.correct_submission(a),
+        "a_partial_before": tampering._base(tampering.OFF_BY_ONE),
+        "zz_honest_after": grading_cases.correct_submission(a),
+        "zz_partial_after": tampering._base(tampering.OFF_BY_ONE),
+    }
+    for attack in hostile.HOSTILE:
+        subs[attack.student] = attack.build(course, token)
+    for student, nb in subs.items():
+        target = course / "submitted" / student / a
+        target.mkdir(parents=True)
+        nbformat.write(nb, target / f"{a}.ipynb")
+    for attack in hostile.HOSTILE:
+        for rel, dest in attack.symlinks(course).items():
+            (course / "submitted" / attack.student / a / rel).symlink_to(dest)
+    # A manual grade given before the attackers run must survive them.
+    first = _nbgrader(course, "autograde", a, "--student=a_honest_before")
+    assert first.returncode == 0, first.stderr[-3000:]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        gb.find_grade("q6_written", a, a, "a_honest_before").manual_score = 2.0
+        gb.db.commit()
+    before = _protected_files(course)
+    autograde = _nbgrader(course, "autograde", a)
+    leftovers = _leftovers(token)
+    feedback = _nbgrader(course, "generate_feedback", a)
+    export = _nbgrader(course, "export")
+    after = _protected_files(course)
+    import sqlite3
+
+    with sqlite3.connect(course / "gradebook.db") as db:
+        integrity = db.execute("pragma integrity_check").fetchone()[0]
+    scores, manual, flagged, comments = {}, {}, {}, {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(a):
+            nbs = sub.notebooks[0]
+            scores[sub.student_id] = {g.name: g.auto_score for g in nbs.grades}
+            manual[sub.student_id] = {g.name: g.manual_score for g in nbs.grades}
+            flagged[sub.student_id] = nbs.flagged
+            comments[sub.student_id] = [c.auto_comment or "" for c in nbs.comments]
+    texts, outputs, sizes = {}, {}, {}
+    for student in subs:
+        fb = course / "feedback" / student / a / f"{a}.html"
+        texts[student] = _text(fb.read_text()) if fb.is_file() else None
+        sizes[student] = fb.stat().st_size if fb.is_file() else None
+        graded = course / "autograded" / student / a / f"{a}.ipynb"
+        if graded.is_file():
+            nb = nbformat.read(graded, as_version=4)
+            outputs[student] = json.dumps([c.get("outputs", []) for c in nb.cells])
+    seconds = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"Ran (\S+)/\S+ in the sandbox in ([\d.]+) s", autograde.stderr)
+    }
+    return {
+        "course": str(course),
+        "returncodes": [autograde.returncode, feedback.returncode, export.returncode],
+        "log": autograde.stderr[-5000:],
+        "scores": scores,
+        "manual": manual,
+        "flagged": flagged,
+        "comments": comments,
+        "feedback": texts,
+        "feedback_sizes": sizes,
+        "outputs": outputs,
+        "seconds": seconds,
+        "before": before,
+        "after": after,
+        "leftovers": leftovers,
+        "integrity": integrity,
+        "solution_marker": "=== BEGIN MARK SCHEME ===",
+    }
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory):
+    _require_bwrap()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "grading"
+    else:
+        shared = tmp_path_factory.getbasetemp() / "grading"
+    shared.mkdir(exist_ok=True)
+    summary = shared / "hostile.json"
+    with open(shared / "hostile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not summary.is_file():
+            summary.write_text(json.dumps(run_hostile_course(shared)))
+    return json.loads(summary.read_text())
+
+
+def test_hostile_course_completes_with_every_student_graded(hostile_run):
+    from grading_cases import hostile
+
+    assert hostile_run["returncodes"] == [0, 0, 0], hostile_run["log"]
+    assert hostile_run["integrity"] == "ok"
+    assert set(hostile_run["scores"]) == set(HONEST) | {h.student for h in hostile.HOSTILE}
+
+
+@pytest.mark.parametrize("student", sorted(HONEST))
+def test_honest_students_get_exact_scores_around_attackers(hostile_run, student):
+    expected = _expected_scores(tampering.A, HONEST[student])
+    got = {g: s for g, s in hostile_run["scores"][student].items() if g in expected}
+    assert got == expected, student
+    assert not hostile_run["flagged"][student]
+
+
+def test_manual_grade_survives_the_attackers(hostile_run):
+    assert hostile_run["manual"]["a_honest_before"]["q6_written"] == 2.0
+
+
+def test_course_package_home_and_submissions_unchanged(hostile_run):
+    before, after = hostile_run["before"], hostile_run["after"]
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert changed == []
+
+
+def test_nothing_left_running_or_written_outside_scratch(hostile_run):
+    assert hostile_run["leftovers"] == {"processes": [], "files": []}
+
+
+def _attack_param():
+    from grading_cases import hostile
+
+    return pytest.mark.parametrize("attack", hostile.HOSTILE, ids=lambda h: h.student)
+
+
+@_attack_param()
+def test_attacker_scored_as_far_as_it_ran(hostile_run, attack):
+    expected = _expected_scores(tampering.A, attack.failing)
+    got = {g: s for g, s in hostile_run["scores"][attack.student].items() if g in expected}
+    assert got == expected
+    text = hostile_run["feedback"][attack.student]
+    assert text is not None, "every attacker gets feedback"
+    assert hostile_run["feedback_sizes"][attack.student] < 1_000_000
+    assert "BEGIN HIDDEN TESTS" not in text
+    assert hostile_run["solution_marker"] not in hostile_run["outputs"][attack.student]
+    if attack.stopped:
+        assert attack.stopped in text, "the feedback says why the notebook stopped"
+        assert hostile_run["flagged"][attack.student]
+        assert any(attack.stopped in c for c in hostile_run["comments"][attack.student])
+    # within its budget, however long it tried to run
+    assert hostile_run["seconds"][attack.student] <= HOSTILE_BUDGET + 35
+
+
+def test_self_grader_agrees_on_a_kernel_killer(hostile_run, tmp_path):
+    from grading_cases import hostile
+
+    attack = next(h for h in hostile.HOSTILE if h.student == "hostile_kills_kernel")
+    path = tmp_path / tampering.A / f"{tampering.A}.ipynb"
+    path.parent.mkdir()
+    nbformat.write(attack.build(Path(hostile_run["course"]), "selfgrade"), path)
+    report = grade.grade_notebook(
+        path, grading_cases.solution_path(tampering.A), timeout=TIMEOUT, guard=False
+    )
+    mine = {c.grade_id: c.score for c in report.cells}
+    assert mine == hostile_run["scores"][attack.student]
+    assert hostile.KILLED in report.stopped

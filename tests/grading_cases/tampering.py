@@ -190,6 +190,35 @@ def ipython_escape():
     return nb
 
 
+SHORTCUT_CORR2D = """from cnncourse import conv
+
+
+def corr2d(x, kernel):
+    return conv.corr2d(x, kernel)  # the reference the task asks me to write
+"""
+
+SHORTCUT_CONV2D = """import torch
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    out = torch.nn.functional.conv2d(
+        torch.as_tensor(np.asarray(x, dtype=float)),
+        torch.as_tensor(np.asarray(weight, dtype=float)),
+        None if bias is None else torch.as_tensor(np.asarray(bias, dtype=float)),
+        stride=stride,
+        padding=padding,
+    )
+    return out.numpy()
+"""
+
+
+def calls_reference():
+    nb = _base()
+    cell_by_id(nb, "q2_answer").source = SHORTCUT_CORR2D
+    cell_by_id(nb, "q4_answer").source = SHORTCUT_CONV2D
+    return nb
+
+
 ATTACKS = [
     Attack(
         "tamper_infinite_loop",
@@ -250,6 +279,14 @@ ATTACKS = [
             "cnncourse/check.py": SHADOW_CHECK,
         },
         description="wrong q5 answers; submits numpy.py and a cnncourse/check.py that passes everything",
+    ),
+    Attack(
+        "tamper_calls_reference",
+        calls_reference,
+        {"q2a_corr2d_example", "q2b_corr2d_general"}
+        | {"q4a_conv2d_basic", "q4b_conv2d_bias", "q4c_conv2d_stride_padding"},
+        feedback=("ShortcutError", "the reference implementation this task asks you to write"),
+        description="corr2d calls cnncourse.conv.corr2d, conv2d calls torch's conv2d (policy)",
     ),
     Attack(
         "tamper_ipython_escape",
