@@ -753,15 +753,15 @@ def demo(layout: Layout, *, students: int, port: int) -> None:
             print(f"  {name:<16} {room.passwords[name]:<14} {role}")
         print(f"\nExchange: {room.exchange}   hub log: {room.hub.state / 'jupyterhub.log'}")
         print("Press Ctrl-C to stop; the accounts and their files are removed.", flush=True)
+        # Ctrl-C or SIGTERM ends the demo (and a second Ctrl-C does not cut the clean-up short).
+        # Set explicitly: a shell that starts this in the background leaves SIGINT ignored.
         stop = []
-        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-        try:
-            while not stop:
-                if room.hub.process.poll() is not None:
-                    raise ClassroomError(f"JupyterHub stopped:\n{room.hub.log_tail()}")
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.append(1))
+        while not stop:
+            if room.hub.process.poll() is not None:
+                raise ClassroomError(f"JupyterHub stopped:\n{room.hub.log_tail()}")
+            time.sleep(0.5)
         print("\nStopping the hub and removing the demo accounts ...", flush=True)
     print("Demo class removed.")
 

@@ -357,7 +357,10 @@ def test_a_class_on_jupyterhub():
 
         # Autograde: the ghost is named and not graded; everyone on the roster is.
         r = t.shell(f"nbgrader autograde {A}", cwd="~/cnncourse", timeout=400)
-        assert r["rc"] != 0 and f"No student with ID '{ghost}' exists" in r["out"] + r["err"], r
+        log = r["out"] + r["err"]
+        assert r["rc"] != 0 and f"No student with ID '{ghost}' exists" in log, r
+        for s in students:  # each submission ran in the bubblewrap sandbox (cnncourse.sandbox)
+            assert f"Ran {s}/{A} in the sandbox" in log, log[-3000:]
         lap("collect, autograde")
         for cmd in (
             f"nbgrader generate_feedback {A}",
