@@ -72,12 +72,16 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # What the instructor and students look at: feedback without hidden tests, and everything a
-# student wrote (markdown answers, HTML/JS outputs) sanitised. HTMLExporter.preprocessors also
-# applies to the formgrader's view of a submission.
+# student wrote (markdown answers, HTML/JS outputs) sanitised. HTMLExporter.preprocessors is what
+# the formgrader's view of a submission uses (nbgrader's own commands replace the list): there
+# the mark scheme from solutions/ is shown under each written answer.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "cnncourse.grade.HideHiddenTests",
     "cnncourse.grade.SanitizeForDisplay",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-c.HTMLExporter.preprocessors = ["cnncourse.grade.SanitizeForDisplay"]
+c.HTMLExporter.preprocessors = [
+    "cnncourse.grade.SanitizeForDisplay",
+    "cnncourse.grade.ShowMarkScheme",
+]

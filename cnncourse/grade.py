@@ -5,13 +5,18 @@ Self-grading (no instructor, no database)::
     python -m cnncourse.grade exercises/ps01_convolution/ps01_convolution.ipynb
 
 restores the test cells (with their hidden tests) from ``solutions/<assignment>/`` by their
-nbgrader ``grade_id``, runs the notebook top to bottom on a fresh kernel, and prints one row per
-test cell and the total. The exit status is 0 whenever grading ran, whatever the score, and 1 when
-it could not grade (missing or unreadable notebook, no solution to take the tests from, a kernel
-that died).
+nbgrader ``grade_id``, runs the notebook top to bottom on a fresh kernel inside the sandbox of
+:mod:`cnncourse.sandbox` (the same function as ``nbgrader autograde``), and prints one row per
+test cell and the total. A notebook whose kernel died or that used up its time budget is graded as
+far as it ran, and says so. The exit status is 0 whenever grading ran, whatever the score, and 1
+when it could not grade (missing or unreadable notebook, no solution to take the tests from, no
+sandbox: bubblewrap missing; ``--unsafe-no-sandbox`` runs without it, for one's own notebook only).
 
-Grading rules (the same as ``nbgrader autograde``): a test cell earns its points when it runs
-without an error and writes nothing to stderr; written answers are left for a person.
+Grading rules (the same as ``nbgrader autograde``, :func:`_cell_score`): a test cell earns its
+points when it runs without an error and writes nothing to stderr (a numeric result gives
+partial credit, as in nbgrader); a test whose answer calls a reference implementation listed in
+the instructor notebook's shortcut policy (:func:`shortcut_policy`) fails with ``ShortcutError``;
+written answers are left for a person.
 
 Guards (used here and, through ``nbgrader_config.py``, by ``nbgrader autograde``):
 
@@ -74,6 +79,7 @@ __all__ = [
     "RecordGradingNotes",
     "SandboxedExecute",
     "SanitizeForDisplay",
+    "ShowMarkScheme",
     "RestoreGradingMetadata",
     "Violation",
     "grade_notebook",
@@ -742,6 +748,12 @@ class SandboxedExecute(Preprocessor):
             shortcuts=self._shortcuts(resources),
         )
         nb.cells = result.notebook.cells
+        # The formgrader serves the files of autograded/<student>/<assignment>/ from its own
+        # origin: a submitted HTML/SVG file would run script in the grader's browser.
+        folder = resources.get("metadata", {}).get("path")
+        if folder and Path(folder).is_dir():
+            for name in remove_active_files(Path(folder)):
+                self.log.warning("%s: removed the submitted file %s", info["student"], name)
         resources.setdefault("cnncourse", {})["sandbox"] = {
             "complete": result.complete,
             "message": result.message,
@@ -873,6 +885,67 @@ class SanitizeForDisplay(Preprocessor):
         ]
         sanitize_notebook(nb, trusted)
         return nb, resources
+
+
+MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===\s*(.*?)\s*=== END MARK SCHEME ===", re.DOTALL)
+
+
+class ShowMarkScheme(Preprocessor):
+    """Formgrader view (``HTMLExporter.preprocessors``): the instructor's mark scheme of each
+    written answer, from ``solutions/``, shown right after the student's answer.
+
+    Acts only on the formgrader's rendering (its resources name a ``submission_id``), never on
+    feedback, which nbgrader renders with its own preprocessor list.
+    """
+
+    enabled = Bool(True, help="nbconvert runs a preprocessor only when enabled").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        if "submission_id" not in resources or "assignment_id" not in resources:
+            return nb, resources
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        source = Path(
+            coursedir.format_path(coursedir.source_directory, ".", resources["assignment_id"])
+        ) / (resources["notebook_id"] + ".ipynb")
+        if not source.is_file():
+            return nb, resources
+        schemes = {}
+        for gid, cell in source_cells(nbformat.read(source, as_version=4)).items():
+            match = MARK_SCHEME.search(cell.source)
+            if match:
+                schemes[gid] = match.group(1)
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            gid = _nbgrader(cell).get("grade_id")
+            if gid in schemes:
+                quoted = "\n".join(f"> {line}" for line in schemes[gid].splitlines())
+                cells.append(
+                    nbformat.v4.new_markdown_cell(
+                        f"> **Mark scheme for `{gid}` (graders only)**\n>\n{quoted}",
+                        metadata={"cnncourse": {"mark_scheme": gid}},
+                    )
+                )
+        nb.cells = cells
+        return nb, resources
+
+
+# Files a browser would run if the formgrader served them from the submission's folder.
+ACTIVE_SUFFIXES = frozenset(
+    {".html", ".htm", ".xhtml", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mjs", ".pdf"}
+)
+
+
+def remove_active_files(folder: Path) -> list[str]:
+    """Delete files the formgrader would serve as active content; return their names."""
+    removed = []
+    for path in sorted(Path(folder).rglob("*")):
+        if (path.is_file() or path.is_symlink()) and path.suffix.lower() in ACTIVE_SUFFIXES:
+            path.unlink()
+            removed.append(str(path.relative_to(folder)))
+    return removed
 
 
 HIDDEN_TESTS = re.compile(

@@ -33,6 +33,7 @@ their own notebook only).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -69,8 +70,8 @@ MIB = 1 << 20
 INSTALL_HINT = (
     "Grading runs student code only inside a bubblewrap sandbox, and `bwrap` was not found. "
     "Install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install "
-    "bubblewrap`) or grade inside the course container (classroom/). A learner grading their "
-    "own notebook may pass --unsafe-no-sandbox instead."
+    "bubblewrap`), or grade in a Linux container that has it (the classroom image does). A "
+    "learner grading their own notebook may pass --unsafe-no-sandbox instead."
 )
 
 
@@ -125,8 +126,8 @@ def require_sandbox() -> str:
     """Path of ``bwrap``; :class:`SandboxUnavailable` (naming the fix) where there is none."""
     if not sys.platform.startswith("linux"):
         raise SandboxUnavailable(
-            f"Grading needs a Linux sandbox (bubblewrap); this is {sys.platform}. Grade inside "
-            "the course container (classroom/) or a Linux machine. A learner grading their own "
+            f"Grading needs a Linux sandbox (bubblewrap); this is {sys.platform}. Grade on a "
+            "Linux machine or in a Linux container with bubblewrap. A learner grading their own "
             "notebook may pass --unsafe-no-sandbox instead."
         )
     path = bwrap_path()
@@ -197,8 +198,21 @@ def package_copy(source: Path = PACKAGE) -> Path:
             staging.rename(target)
         except OSError:  # another grader built it at the same moment
             shutil.rmtree(staging, ignore_errors=True)
+        _prune(target.parent, keep=target)
     _COPIES[digest] = target
     return target
+
+
+def _prune(cache: Path, keep: Path, versions: int = 5, min_age: float = 86_400) -> None:
+    """Drop old package copies: all but the newest ``versions``, none used in the last day."""
+    copies = sorted(
+        (p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in copies[versions - 1 :]:
+        if time.time() - old.stat().st_mtime > min_age:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _matplotlib_cache(folder: Path) -> None:
@@ -247,6 +261,13 @@ def _python_roots() -> list[str]:
     return [r for r in roots if not any(r == s or r.startswith(s + "/") for s in system)]
 
 
+@functools.lru_cache(maxsize=4)
+def _bwrap_options(bwrap: str) -> frozenset[str]:
+    """Options this bubblewrap knows (``--size``, ``--perms`` and ``--disable-userns`` are new)."""
+    done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, check=False)
+    return frozenset(re.findall(r"(--[a-z][a-z0-9-]*)", done.stdout + done.stderr))
+
+
 def bwrap_command(
     bwrap: str, job_dir: Path, package: Path, limits: Limits, result_fd: int
 ) -> list[str]:
@@ -274,8 +295,12 @@ def bwrap_command(
         # only to switch to "nobody" before anything of the submission runs.
         cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        cmd += ["--unshare-user", "--disable-userns"]
+        cmd += ["--unshare-user"]
+        if "--disable-userns" in _bwrap_options(bwrap):
+            cmd += ["--disable-userns"]
     made: set[str] = {"/", "/usr", "/proc", "/dev"}
+    options = _bwrap_options(bwrap)
+    perms = "--perms" in options
 
     def parents(path: str) -> list[str]:
         """bwrap makes missing parents of a mount point mode 0700: make them 0755 first."""
@@ -283,7 +308,7 @@ def bwrap_command(
         for parent in reversed(Path(path).parents):
             if str(parent) not in made:
                 made.add(str(parent))
-                args += ["--perms", "0755", "--dir", str(parent)]
+                args += [*(["--perms", "0755"] if perms else []), "--dir", str(parent)]
         made.add(path)
         return args
 
@@ -299,9 +324,10 @@ def bwrap_command(
             cmd += [*parents(root), "--ro-bind", root, root]
     for hook in _editable_hooks():
         cmd += ["--ro-bind", "/dev/null", hook]
-    size = str(limits.scratch_bytes)
-    for folder, perms in (("/tmp", "1777"), (HOME, "0777"), (WORK, "0777")):
-        cmd += [*parents(folder), "--perms", perms, "--size", size, "--tmpfs", folder]
+    # Older bubblewrap (< 0.8) has no --size: then only RLIMIT_FSIZE bounds what is written.
+    size = ["--size", str(limits.scratch_bytes)] if "--size" in options else []
+    for folder, mode in (("/tmp", "1777"), (HOME, "0777"), (WORK, "0777")):
+        cmd += [*parents(folder), *(["--perms", mode] if perms else []), *size, "--tmpfs", folder]
     cmd += [*parents(MOUNT_PACKAGE), "--ro-bind", str(package), MOUNT_PACKAGE]
     cmd += [*parents(MOUNT_JOB), "--ro-bind", str(job_dir), MOUNT_JOB]
     cmd += [
@@ -549,9 +575,19 @@ def _clean_paths(nb) -> None:
                 out.text = _clean_text(out.text, prefixes)
 
 
+def _cell_label(nb, index) -> str:
+    """``cell 13 (after q3_answer)``: 1-based, named by the nearest grade_id at or above it."""
+    if not isinstance(index, int) or not 0 <= index < len(nb.cells):
+        return "a cell"
+    for i in range(index, -1, -1):
+        gid = nb.cells[i].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid:
+            return f"cell {index + 1} ({gid})" if i == index else f"cell {index + 1} (after {gid})"
+    return f"cell {index + 1}"
+
+
 def _stop_message(stop: Mapping, limits: Limits, nb) -> str:
-    index = stop.get("index")
-    where = f"cell {index}" if isinstance(index, int) else "a cell"
+    where = _cell_label(nb, stop.get("index"))
     reason = stop.get("reason")
     if reason == "budget":
         return (
@@ -560,7 +596,7 @@ def _stop_message(stop: Mapping, limits: Limits, nb) -> str:
         )
     if reason == "kernel":
         return f"the kernel died while running {where}; later cells were not run"
-    if reason == "protocol":
+    if reason in ("protocol", "runner"):
         return f"grading stopped: {stop.get('message')}"
     return (
         "the sandbox was stopped before the notebook finished (time budget of "
@@ -660,6 +696,15 @@ def execute_notebook(
     lines = bytes(results.data).splitlines()
     if results.overflow and lines:
         lines = lines[:-1]  # the last line was cut
+    if not lines or lines[0] != b'{"event": "started"}':
+        # Nothing of the notebook ran: the sandbox itself could not start (a broken install,
+        # user namespaces disabled, ...). Never turn that into zero points for the student.
+        log = bytes(errors.data).decode("utf-8", "replace")[-2000:]
+        raise SandboxUnavailable(
+            f"the sandbox did not start (exit status {proc.returncode}): {log.strip()}\n"
+            "Check that `bwrap --ro-bind / / true` works for this user (bubblewrap needs "
+            "unprivileged user namespaces, or root)."
+        )
     executed, expected, seen, stop, done = merge_results(nb, lines, limits, results.overflow)
     not_run = sorted(expected - seen)
     message = "" if done and not not_run else _stop_message(stop, limits, nb)

@@ -9,7 +9,7 @@ and the kernel runs. The runner
    limits (address space, processes, file size, open files), which the kernel inherits;
 2. starts a kernel and runs the code cells one by one, each with the per-cell timeout cut to
    what is left of the notebook's wall budget; outputs of a cell are capped while they arrive;
-3. after each code cell writes one JSON line ``{"event": "cell", "index", "execution_count",
+3. first writes ``{"event": "started"}``; after each code cell writes one JSON line ``{"event": "cell", "index", "execution_count",
    "outputs"}`` to the result pipe (a descriptor that no child inherits), and at the end
    ``{"event": "stop", "index", "reason", "message"}`` when it stopped early, then
    ``{"event": "done"}``.
@@ -198,6 +198,7 @@ def run(inbox: Path, work: Path, result) -> None:
         result.write(json.dumps(event) + "\n")
         result.flush()
 
+    emit({"event": "started"})
     _copy_files(inbox / "files", work)
     nb = nbformat.read(inbox / "notebook.ipynb", as_version=4)
     client = _make_client(nb, job, work)

@@ -10,6 +10,14 @@ broke the run would break the other students' grades too), then ``generate_feedb
 (a lock file and a JSON summary in the session's shared temporary directory).
 
 The self-grading command ``python -m cnncourse.grade`` is checked against the same cases.
+
+Every submission runs in the bubblewrap sandbox (:mod:`cnncourse.sandbox`). The hostile course
+(``grading_cases/hostile.py``: one attacker per harm class of the instructor review, with the
+policy check switched off so that the attacks really run) is autograded between honest students
+graded before and after them; the tests check the gradebook (intact, complete, a manual grade
+kept), hashes of the course, package, venv hooks and home start-up files, leftover processes and
+files, exact scores, and what the feedback and gradebook say. Without bubblewrap these tests
+skip, except with ``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -91,6 +99,14 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=1800,
     )
+
+
+def _require_bwrap() -> None:
+    if shutil.which("bwrap"):
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
+    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
 
 
 def _errors(nb) -> list[dict]:
@@ -187,6 +203,7 @@ def run_course(assignment: str, workdir: Path) -> dict:
 @pytest.fixture(scope="session")
 def course_run(tmp_path_factory):
     """``course_run(assignment)`` -> summary, computed once per test session (xdist included)."""
+    _require_bwrap()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = tmp_path_factory.getbasetemp().parent / "grading"
     else:
@@ -330,6 +347,7 @@ def _self_grade(
     for rel, text in (files or {}).items():
         (path.parent / rel).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / rel).write_text(text)
+    _require_bwrap()
     before = path.read_bytes()
     report = grade.grade_notebook(path, grading_cases.solution_path(assignment), timeout=TIMEOUT)
     assert path.read_bytes() == before, "self-grading must not modify the notebook"
@@ -362,6 +380,8 @@ def test_self_grade_agrees_with_nbgrader(course_run, assignment, tmp_path):
             "tamper_edits_metadata",
             "tamper_monkeypatch",
             "tamper_shadow_modules",
+            "tamper_long_print_then_warns",
+            "tamper_calls_reference",
         }
     ],
     ids=lambda a: a.student,
@@ -374,6 +394,7 @@ def test_self_grade_resists_attacks(attack, tmp_path):
 
 
 def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
+    _require_bwrap()
     exercise = grading_cases.exercise_path(tampering.A)
     done = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(exercise)],
@@ -391,6 +412,17 @@ def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
         exercise.read_bytes()
         == (ROOT / "exercises" / tampering.A / f"{tampering.A}.ipynb").read_bytes()
     )
+    unsafe = subprocess.run(
+        [sys.executable, "-m", "cnncourse.grade", "--unsafe-no-sandbox", str(exercise)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "WARNING: --unsafe-no-sandbox" in unsafe.stderr
+    assert "total: 0 / 20 autograded points" in unsafe.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(tmp_path / "nope.ipynb")],
         cwd=ROOT,
@@ -504,14 +536,6 @@ HONEST = {
 }
 
 
-def _require_bwrap() -> None:
-    if shutil.which("bwrap"):
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
-    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
-
-
 def _protected_files(course: Path) -> dict[str, str]:
     """Hashes of everything a submission must not change: course, package, venv hooks, home."""
     hashes = {}
@@ -529,10 +553,19 @@ def _protected_files(course: Path) -> dict[str, str]:
     for folder in site.getsitepackages():
         for path in Path(folder).glob("*.pth"):
             hashes[f"site/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    for folder in (Path.home() / ".ipython", Path.home() / ".jupyter"):
+    # What runs code in the grader's later processes: IPython start-up files, Jupyter config,
+    # user site-packages (not runtime files, which the grader's own Jupyter keeps changing).
+    home = Path.home()
+    for folder in (
+        home / ".ipython" / "profile_default" / "startup",
+        home / ".jupyter",
+        home / ".local" / "lib",
+    ):
         if folder.is_dir():
             for rel, digest in _tree_hashes(folder).items():
-                hashes[f"home/{folder.name}/{rel}"] = digest
+                # jupyter_core (the grader's own nbgrader) stamps the time of its config migration
+                if rel != "migrated":
+                    hashes[f"home/{folder.relative_to(home)}/{rel}"] = digest
     return hashes
 
 
@@ -736,3 +769,131 @@ def test_self_grader_agrees_on_a_kernel_killer(hostile_run, tmp_path):
     mine = {c.grade_id: c.score for c in report.cells}
     assert mine == hostile_run["scores"][attack.student]
     assert hostile.KILLED in report.stopped
+
+
+# -- sandbox and display helpers (no kernel) -----------------------------------------------------
+
+
+def test_no_bubblewrap_stops_grading_with_the_fix(monkeypatch, capsys):
+    from cnncourse import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.require_sandbox()
+    exercise = grading_cases.exercise_path(tampering.A)
+    assert grade.main([str(exercise)]) == 1
+    err = capsys.readouterr().err
+    assert "bubblewrap" in err and "--unsafe-no-sandbox" in err
+
+
+def test_package_copy_is_a_verified_non_editable_copy(tmp_path, monkeypatch):
+    from cnncourse import sandbox
+
+    monkeypatch.setenv("CNNCOURSE_SANDBOX_CACHE", str(tmp_path))
+    monkeypatch.setattr(sandbox, "_COPIES", {})
+    monkeypatch.setattr(sandbox, "_matplotlib_cache", lambda folder: folder.mkdir())
+    copy = sandbox.package_copy()
+    digest = sandbox.tree_digest(sandbox.PACKAGE)
+    assert copy == tmp_path / digest
+    assert sandbox.tree_digest(copy / "cnncourse") == digest
+    assert not (copy / "cnncourse").is_symlink()
+    (copy / "cnncourse" / "check.py").write_text("tampered")  # a damaged cache is rebuilt
+    monkeypatch.setattr(sandbox, "_COPIES", {})
+    assert sandbox.tree_digest(sandbox.package_copy() / "cnncourse") == digest
+
+
+def _two_test_notebook():
+    nb = nbformat.v4.new_notebook()
+    for gid in ("t1", "t2"):
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": gid, "points": 1}
+        nb.cells.append(cell)
+    return nb
+
+
+def test_results_from_the_sandbox_are_data_never_trusted():
+    from cnncourse import sandbox
+
+    nb = _two_test_notebook()
+    ok = nbformat.v4.new_output("stream", name="stdout", text="fine\n")
+    lines = [
+        json.dumps({"event": "cell", "index": 0, "execution_count": 1, "outputs": [ok]}).encode(),
+        json.dumps({"event": "cell", "index": 7, "outputs": []}).encode(),  # no such cell
+        json.dumps({"event": "cell", "index": 1, "outputs": [{"output_type": "bogus"}]}).encode(),
+    ]
+    merged, expected, seen, stop, done = sandbox.merge_results(nb, lines, sandbox.Limits(), False)
+    assert (expected, seen, done, stop["reason"]) == ({0, 1}, {0, 1}, False, "killed")
+    assert grade._cell_score(merged.cells[0]) == (1.0, "")
+    assert grade._cell_score(merged.cells[1])[0] == 0.0  # malformed outputs fail the test
+    assert nb.cells[0].outputs == [], "the notebook sent is not modified"
+    # a test cell without any result (the sandbox died first) gets an error, never points
+    merged, expected, seen, stop, done = sandbox.merge_results(
+        nb, lines[:1], sandbox.Limits(), False
+    )
+    assert expected - seen == {1}
+
+
+def test_sanitizer_keeps_answers_and_drops_scripts():
+    from grading_cases import hostile
+
+    text = f"Flip the kernel: $k<3$ and `a<b` in **bold**.\n\n{hostile.XSS}"
+    clean = grade.sanitize_markdown(text)
+    assert "**bold**" in clean and r"\lt" in clean and "a&lt;b" in clean
+    for bad in ("onerror", "<script", "onload", "javascript:"):
+        assert bad not in clean
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(hostile.XSS),
+            nbformat.v4.new_code_cell(
+                "",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={
+                            "text/html": hostile.XSS,
+                            "application/javascript": "window.__pwned = 1",
+                            "image/svg+xml": "<svg onload='x()'/>",
+                            "text/plain": "<HTML object>",
+                        },
+                    )
+                ],
+            ),
+        ]
+    )
+    grade.sanitize_notebook(nb)
+    data = nb.cells[1].outputs[0].data
+    assert set(data) == {"text/html", "text/plain"} and "onerror" not in data["text/html"]
+    assert "onerror" not in nb.cells[0].source
+
+
+def test_feedback_hides_hidden_tests_and_their_traceback():
+    cell = nbformat.v4.new_code_cell(
+        "check.equal('a', a, 1)\n### BEGIN HIDDEN TESTS\ncheck.equal('b', b, 1792)\n"
+        "### END HIDDEN TESTS\n",
+        outputs=[
+            nbformat.v4.new_output(
+                "error",
+                ename="CheckFailure",
+                evalue="b is wrong",
+                traceback=["line 3: check.equal('b', b, 1792)"],
+            )
+        ],
+    )
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "q", "points": 1}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    grade.hide_hidden_tests(nb)
+    assert "1792" not in json.dumps(nb) and "check.equal('a', a, 1)" in cell.source
+    assert cell.outputs[0].traceback == ["CheckFailure: b is wrong"]
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_zero_points(monkeypatch):
+    from cnncourse import sandbox
+
+    _require_bwrap()
+    monkeypatch.setattr(
+        sandbox,
+        "bwrap_command",
+        lambda *args: [sys.executable, "-c", "import sys; sys.exit('no user namespaces')", "fd"],
+    )
+    with pytest.raises(sandbox.SandboxUnavailable, match="did not start.*no user namespaces"):
+        sandbox.execute_notebook(_two_test_notebook())

@@ -6,7 +6,8 @@ in a temporary course (policy check off, so the outputs really are produced), th
 
 - the feedback HTML is opened in Chromium;
 - a Jupyter server with nbgrader's formgrader extension serves the course, and the formgrader's
-  page for grading that submission is opened.
+  page for grading that submission is opened (it also shows the mark scheme), and so is the
+  student's submitted ``evil.html`` (removed at autograding: 404).
 
 Each attack payload sets ``window.__pwned`` or the page title; neither may happen, while the
 student's answer text is on the page.
@@ -15,6 +16,7 @@ student's answer text is on the page.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -63,6 +65,8 @@ def graded_course(tmp_path_factory):
     target = course / "submitted" / "mallory" / A
     target.mkdir(parents=True)
     nbformat.write(hostile.xss(course, "xss"), target / f"{A}.ipynb")
+    # a file that the formgrader would serve from its own origin, linked from the answer
+    (target / "evil.html").write_text(f"<html><body>{hostile.XSS}</body></html>")
     for step in (("autograde", A), ("generate_feedback", A)):
         done = _nbgrader(course, *step)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -78,7 +82,11 @@ def _assert_no_script_ran(page) -> None:
 def test_feedback_runs_no_student_script(graded_course, page):
     feedback = graded_course / "feedback" / "mallory" / A / f"{A}.html"
     html = feedback.read_text()
-    assert ANSWER_TEXT in html and "onerror" not in html and "<script>window.__pwned" not in html
+    assert ANSWER_TEXT in html
+    # (the payload's text may appear escaped, in the code cell that displays it; never as tags)
+    assert not re.search(r"<(img|svg)[^>]*on(error|load)", html)
+    assert "<script>window.__pwned" not in html
+    assert "graders only" not in html, "the mark scheme is for graders, not for feedback"
     page.goto(feedback.as_uri())
     page.wait_for_load_state("load")
     assert ANSWER_TEXT in page.inner_text("body")
@@ -144,5 +152,10 @@ def test_formgrader_view_of_the_submission_runs_no_student_script(graded_course,
         time.sleep(1)
     assert response is not None and response.ok, response and response.status
     page.wait_for_load_state("load")
-    assert ANSWER_TEXT in page.inner_text("body")
+    body = page.inner_text("body")
+    assert ANSWER_TEXT in body
+    assert "graders only" in body and "equivariance stated correctly" in body, "mark scheme shown"
+    _assert_no_script_ran(page)
+    served = page.goto(f"{formgrader}/formgrader/submissions/{submission_id}/evil.html")
+    assert served is not None and served.status == 404, "a submitted HTML file is served"
     _assert_no_script_ran(page)

@@ -212,6 +212,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
 """
 
 
+def long_print_then_warns():
+    """Review case A22: 300 printed lines, then a warning (stderr) inside the tested function.
+
+    nbgrader's LimitOutput used to drop the warning (stderr after 200 lines) and score the test;
+    the self-grader saw it and did not. Now both see it: every test that calls corr2d fails.
+    """
+    return _base(
+        (
+            "q2_answer",
+            "    return y\n",
+            "    for i in range(300):\n        print('debug', i)\n"
+            "    np.float64(1.0) / np.float64(0.0)  # RuntimeWarning on stderr\n    return y\n",
+        )
+    )
+
+
 def calls_reference():
     nb = _base()
     cell_by_id(nb, "q2_answer").source = SHORTCUT_CORR2D
@@ -279,6 +295,13 @@ ATTACKS = [
             "cnncourse/check.py": SHADOW_CHECK,
         },
         description="wrong q5 answers; submits numpy.py and a cnncourse/check.py that passes everything",
+    ),
+    Attack(
+        "tamper_long_print_then_warns",
+        long_print_then_warns,
+        OFF_BY_ONE_FAILS,  # the tests that call corr2d
+        feedback=("divide by zero",),
+        description="prints 300 lines, then a numpy warning to stderr, inside corr2d",
     ),
     Attack(
         "tamper_calls_reference",
