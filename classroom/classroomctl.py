@@ -165,6 +165,7 @@ def install(
     check_readable_by_everyone(python)
     layout.prefix.mkdir(parents=True, exist_ok=True)
     layout.prefix.chmod(0o755)
+    check_readable_by_everyone(layout.prefix)  # not under a private home such as /root
     if not (layout.bin / "python").exists():
         _run([python, "-m", "venv", layout.env])
     pip = [layout.bin / "python", "-m", "pip", "install", "--quiet"]
