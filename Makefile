@@ -18,12 +18,15 @@ PYTEST := OMP_NUM_THREADS=1 IPYTHONDIR="$(CURDIR)/tests/ipython" $(BIN)/pytest -
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 export CNNCOURSE_PROFILE ?= quick
 
-.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book browser clean
+.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book browser clean \
+	classroom classroom-env classroom-test
 
 lab: setup-lab
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters
 
-test: setup-test lint unit notebooks book browser
+# The classroom's end-to-end test creates OS accounts: it is part of `make test` when run as root
+# (as CI does), and `sudo make classroom-test` runs it on its own.
+test: setup-test lint unit notebooks book browser $(if $(ROOT_FLAG),classroom-test)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +50,7 @@ lint: setup-test
 	$(BIN)/ruff check .
 
 unit: setup-test
-	$(PYTEST) -n 2 tests --ignore=tests/browser
+	$(PYTEST) -n 2 tests --ignore=tests/browser --ignore=tests/classroom
 
 notebooks: setup-test
 	$(PYTEST) -n 2 --dist loadfile $(NBVAL) chapters solutions
@@ -66,5 +69,28 @@ book: setup-test
 browser: setup-test
 	$(PYTEST) tests/browser
 
+# A JupyterHub class on this machine (classroom/README.md); run as root. classroom-env installs
+# the course (not editable) in a shared environment that student accounts can read, with
+# configurable-http-proxy from npm; classroom starts a demo class (CLASSROOM_STUDENTS students) on
+# 127.0.0.1:CLASSROOM_PORT until Ctrl-C; classroom-test is the end-to-end test of a class.
+CLASSROOM_PREFIX   ?= $(CURDIR)/.classroom
+CLASSROOM_PYTHON   ?= /usr/bin/python3
+CLASSROOM_STUDENTS ?= 3
+CLASSROOM_PORT     ?= 8000
+CLASSROOM_CTL := $(CLASSROOM_PYTHON) classroom/classroomctl.py --prefix "$(CLASSROOM_PREFIX)"
+
+$(CLASSROOM_PREFIX)/.installed: pyproject.toml nbgrader_config.py $(wildcard classroom/*.py) \
+		$(wildcard cnncourse/*.py cnncourse/*/*.py solutions/*/*.ipynb exercises/*/*.ipynb)
+	$(CLASSROOM_CTL) install --exchange "$(CLASSROOM_PREFIX)/exchange"
+	touch $@
+
+classroom-env: $(CLASSROOM_PREFIX)/.installed
+
+classroom: classroom-env
+	$(CLASSROOM_CTL) demo --students $(CLASSROOM_STUDENTS) --port $(CLASSROOM_PORT)
+
+classroom-test: setup-test classroom-env
+	CNNCOURSE_CLASSROOM_PREFIX="$(CLASSROOM_PREFIX)" $(PYTEST) -s tests/classroom
+
 clean:
-	rm -rf $(VENV) _build .pytest_cache .hypothesis
+	rm -rf $(VENV) _build .pytest_cache .hypothesis .classroom
