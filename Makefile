@@ -73,7 +73,11 @@ browser: setup-test
 # the course (not editable) in a shared environment that student accounts can read, with
 # configurable-http-proxy from npm; classroom starts a demo class (CLASSROOM_STUDENTS students) on
 # 127.0.0.1:CLASSROOM_PORT until Ctrl-C; classroom-test is the end-to-end test of a class.
-CLASSROOM_PREFIX   ?= $(CURDIR)/.classroom
+# The shared environment must be reachable by student accounts: in the checkout when every
+# parent folder is world-searchable, else (a checkout under /root, say) in /opt.
+ifndef CLASSROOM_PREFIX
+CLASSROOM_PREFIX := $(shell $(PYTHON) -c 'import pathlib, sys; p = pathlib.Path(sys.argv[1]); print(p / ".classroom" if all(q.stat().st_mode & 1 for q in (p, *p.parents)) else "/opt/cnncourse-classroom")' "$(CURDIR)")
+endif
 CLASSROOM_PYTHON   ?= /usr/bin/python3
 CLASSROOM_STUDENTS ?= 3
 CLASSROOM_PORT     ?= 8000
