@@ -200,15 +200,20 @@ def run_course(assignment: str, workdir: Path) -> dict:
     }
 
 
+def _shared_dir(tmp_path_factory) -> Path:
+    """One folder for the whole session: under xdist the workers' common parent, so a course is
+    graded once and the workers share the result."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "grading"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
 @pytest.fixture(scope="session")
 def course_run(tmp_path_factory):
     """``course_run(assignment)`` -> summary, computed once per test session (xdist included)."""
     _require_bwrap()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent / "grading"
-    else:
-        shared = tmp_path_factory.getbasetemp() / "grading"
-    shared.mkdir(exist_ok=True)
+    shared = _shared_dir(tmp_path_factory)
     cache: dict[str, dict] = {}
 
     def get(assignment: str) -> dict:
@@ -689,11 +694,7 @@ def run_hostile_course(workdir: Path) -> dict:
 @pytest.fixture(scope="session")
 def hostile_run(tmp_path_factory):
     _require_bwrap()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent / "grading"
-    else:
-        shared = tmp_path_factory.getbasetemp() / "grading"
-    shared.mkdir(exist_ok=True)
+    shared = _shared_dir(tmp_path_factory)
     summary = shared / "hostile.json"
     with open(shared / "hostile.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -16,21 +16,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from ddp_worker import tiny_data  # the same three-class 8x8 images as the DDP tests
 from torch import nn
 
 from cnncourse import _files, data, datasets, metrics, train, transforms, viz
 
 # --------------------------------------------------------------------------- a tiny problem
-
-
-def tiny_data(n=96, seed=0):
-    """Three classes of 8x8 images: a bright bar in the top, middle or bottom rows, plus noise."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = rng.integers(0, 60, (n, 8, 8))
-    for i, c in enumerate(y):
-        x[i, 1 + 2 * c : 3 + 2 * c, 1:7] += 180
-    return x.astype(np.uint8), y
 
 
 def tiny_model():
@@ -48,7 +39,7 @@ def tiny_model():
 
 def tiny_setup(seed=0, epochs=4, augment=True):
     train.seed_everything(seed)
-    x, y = tiny_data()
+    x, y = tiny_data(96)
     aug = (
         transforms.Compose(
             [transforms.RandomAffine(10, (0.1, 0.1)), transforms.RandomErasing(p=0.5)]
@@ -454,7 +445,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_checkpoint_rng_states_round_trip(tmp_path):
-    loader = datasets.make_loader(datasets.ImageDataset(*tiny_data()), 8, shuffle=True, seed=1)
+    loader = datasets.make_loader(datasets.ImageDataset(*tiny_data(96)), 8, shuffle=True, seed=1)
     train.seed_everything(3)
     state = train.checkpoint.rng_state(loader)
     train.save_checkpoint(tmp_path / "rng.pt", {"rng": state})
