@@ -1,5 +1,10 @@
 """Run a student's notebook inside an OS sandbox (bubblewrap) and take back its outputs as data.
 
+One module over 500 lines on purpose: it is one idea, the isolation boundary. The bubblewrap
+command, the read-only package copy and reading the results back as data each decide what crosses
+the boundary; they belong together, so that one file shows everything a reviewer must check.
+(:mod:`cnncourse.sandbox_runner` is the other side: it runs inside the sandbox.)
+
 Both graders use this one function, :func:`execute_notebook`: ``nbgrader autograde`` (through
 :class:`cnncourse.grade.SandboxedExecute`, configured in ``nbgrader_config.py``) and
 ``python -m cnncourse.grade``. Inside the sandbox (:mod:`cnncourse.sandbox_runner`):
