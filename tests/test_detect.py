@@ -186,8 +186,10 @@ def test_nms_hand_case():
 
 @settings(max_examples=2000, deadline=None)
 @given(
-    boxes=st.lists(int_box, min_size=0, max_size=12),
-    score_levels=st.lists(st.integers(0, 4), min_size=12, max_size=12),
+    # up to 40 boxes: torch's CPU argsort is stable by accident up to 16 elements (insertion
+    # sort), so only longer inputs can tell a stable sort from an unstable one
+    boxes=st.lists(int_box, min_size=0, max_size=40),
+    score_levels=st.lists(st.integers(0, 4), min_size=40, max_size=40),
     thr=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 1.0]),
 )
 def test_nms_equals_brute_force_with_ties_and_duplicates(boxes, score_levels, thr):
@@ -195,6 +197,16 @@ def test_nms_equals_brute_force_with_ties_and_duplicates(boxes, score_levels, th
     scores = [s / 4 for s in score_levels[: len(boxes)]]
     got = detect.nms(np.array(boxes, float).reshape(-1, 4), np.array(scores, float), thr)
     assert got.tolist() == nms_brute_force(boxes, scores, thr)
+
+
+def test_nms_breaks_score_ties_by_index_beyond_16_boxes():
+    # 20 disjoint boxes with one score: nothing is suppressed and the documented order is the
+    # index order (torch.argsort without stable=True reorders ties from 17 elements up)
+    boxes = np.array([[3 * i, 0, 3 * i + 2, 2] for i in range(20)], float)
+    np.testing.assert_array_equal(detect.nms(boxes, np.full(20, 0.5), 0.5), np.arange(20))
+    labels = np.arange(20) % 2
+    got = detect.batched_nms(boxes, np.full(20, 0.5), labels, 0.5)
+    np.testing.assert_array_equal(got, np.arange(20))
 
 
 def test_nms_equals_brute_force_on_random_float_boxes():
@@ -309,7 +321,20 @@ def test_make_anchors_rejects_bad_input():
 def test_ssd300_has_8732_default_boxes():
     boxes = detect.ssd_default_boxes()
     assert boxes.shape == (8732, 4)
-    assert 38 * 38 * 4 + 19 * 19 * 6 + 10 * 10 * 6 + 5 * 5 * 6 + 3 * 3 * 4 + 1 * 1 * 4 == 8732
+    # the paper's recipe, written out cell by cell (row-major), independent of the library:
+    # 38*38*4 + 19*19*6 + 10*10*6 + 5*5*6 + 3*3*4 + 1*1*4 = 8732 boxes
+    sizes, ratios = (38, 19, 10, 5, 3, 1), ((2,), (2, 3), (2, 3), (2, 3), (2,), (2,))
+    scales = [0.2 + 0.7 * k / 5 for k in range(6)] + [1.0]
+    expected = []
+    for k, f in enumerate(sizes):
+        s, s_next = scales[k], scales[k + 1]
+        shapes = [(s, s), (math.sqrt(s * s_next), math.sqrt(s * s_next))]
+        for a in ratios[k]:
+            shapes += [(s * math.sqrt(a), s / math.sqrt(a)), (s / math.sqrt(a), s * math.sqrt(a))]
+        for i in range(f):
+            for j in range(f):
+                expected += [((j + 0.5) / f, (i + 0.5) / f, w, h) for w, h in shapes]
+    np.testing.assert_allclose(boxes, np.array(expected), rtol=1e-6)
     # first map: 4 shapes per cell; the square of side s_min = 0.2 at the first cell's centre
     np.testing.assert_allclose(boxes[0], [0.5 / 38, 0.5 / 38, 0.2, 0.2], rtol=1e-6)
     with pytest.raises(ValueError, match="aspect_ratios must give one tuple per feature map"):
@@ -462,6 +487,66 @@ def test_map_equals_pycocotools(seed, integer):
     noise = [0.5, 2.0, 4.0][seed % 3]
     max_dets = 150 if seed % 4 == 3 else 12  # some images exceed COCO's maxDets = 100
     dets, gts = generated_detections(rng, 15, 1 + seed % 4, noise, max_dets, integer)
+    for thresholds in ([0.5], detect.COCO_IOU_THRESHOLDS):
+        ours = detect.mean_average_precision(
+            dets, gts, thresholds, method="coco", max_detections=100
+        )
+        assert ours["map"] == pytest.approx(coco_map(dets, gts, thresholds), abs=1e-6)
+
+
+def test_map_iou_tie_goes_to_the_later_ground_truth_like_pycocotools():
+    # det 0 overlaps both ground truths by exactly 90/110; det 1 reaches only GT 0 (80/120;
+    # 60/140 with GT 1). pycocotools gives the tie to the later GT, leaving GT 0 for det 1: AP 1.
+    gts = [{"boxes": np.array([[2, 0, 12, 10], [4, 0, 14, 10]], float), "labels": [0, 0]}]
+    dets = [
+        {
+            "boxes": np.array([[3, 0, 13, 10], [0, 0, 10, 10]], float),
+            "scores": [0.9, 0.8],
+            "labels": [0, 0],
+        }
+    ]
+    np.testing.assert_array_equal(detect.match_detections(dets[0], gts[0]), [1, 0])
+    assert coco_map(dets, gts, [0.5]) == pytest.approx(1.0)
+    ours = detect.mean_average_precision(dets, gts, [0.5], method="coco")
+    assert ours["map"] == pytest.approx(1.0)
+
+
+def symmetric_pairs(rng, n_images):
+    """Images whose ground truths come in mirror pairs around a detection: exact IoU ties.
+
+    Each pair is two integer boxes shifted by 2s along x (or y); the tied detection sits halfway,
+    at the same IoU with both. A lower-scored second detection sits on one of the two (chosen at
+    random), so the AP depends on which ground truth the tie took.
+    """
+    dets, gts = [], []
+    for _ in range(n_images):
+        gt_boxes, det_boxes, scores = [], [], []
+        for p in range(int(rng.integers(1, 4))):
+            x, y = 40 * p + int(rng.integers(0, 5)), int(rng.integers(0, 20))
+            w, h, shift = (
+                int(rng.integers(8, 16)),
+                int(rng.integers(8, 16)),
+                int(rng.integers(1, 3)),
+            )
+            axis = int(rng.integers(0, 2))
+            offset = np.array([shift, 0] * 2 if axis == 0 else [0, shift] * 2)
+            base = np.array([x, y, x + w, y + h])
+            gt_boxes += [base, base + 2 * offset]
+            side = int(rng.integers(0, 2))
+            second = base + 2 * side * offset - (1 - 2 * side) * offset // shift
+            det_boxes += [base + offset, second]
+            top = float(rng.integers(10, 20)) / 20
+            scores += [top, top - 0.25]
+        dets.append(
+            {"boxes": np.array(det_boxes, float), "scores": scores, "labels": [0] * len(scores)}
+        )
+        gts.append({"boxes": np.array(gt_boxes, float), "labels": [0] * len(gt_boxes)})
+    return dets, gts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_map_equals_pycocotools_on_exact_iou_ties(seed):
+    dets, gts = symmetric_pairs(np.random.default_rng(seed), 6)
     for thresholds in ([0.5], detect.COCO_IOU_THRESHOLDS):
         ours = detect.mean_average_precision(
             dets, gts, thresholds, method="coco", max_detections=100

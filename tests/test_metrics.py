@@ -48,6 +48,38 @@ def test_top_k_accuracy_matches_sklearn(case, k):
     assert metrics.top_k_accuracy(y_true, scores, k=k) == pytest.approx(expected)
 
 
+def test_top_k_accuracy_ties_go_to_the_lower_class_index():
+    # all scores equal: the stable ranking is 0, 1, 2, so class 0 is the top-1 and 2 is last
+    scores = np.zeros((3, 3))
+    assert metrics.top_k_accuracy([0, 0, 0], scores, k=1) == 1.0
+    assert metrics.top_k_accuracy([2, 2, 2], scores, k=2) == 0.0
+    assert metrics.top_k_accuracy([1, 2, 2], scores, k=2) == pytest.approx(1 / 3)
+    # a tie only among the runners-up: [5, 1, 1, 0] ranks 0, 1, 2, 3
+    row = np.array([[5.0, 1.0, 1.0, 0.0]])
+    assert metrics.top_k_accuracy([1], row, k=2) == 1.0
+    assert metrics.top_k_accuracy([2], row, k=2) == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 60),
+    c=st.integers(3, 8),
+    levels=st.integers(1, 3),
+)
+def test_top_k_accuracy_with_ties_is_the_stable_ranking(seed, n, c, levels):
+    # few score levels: many ties. Reference: rank classes by (-score, class index) in Python.
+    rng = np.random.default_rng(seed)
+    scores, y_true = rng.integers(0, levels, (n, c)).astype(float), rng.integers(0, c, n)
+    for k in range(1, c + 1):
+        hits = [
+            t in sorted(range(c), key=lambda j, r=r: (-r[j], j))[:k]
+            for t, r in zip(y_true, scores, strict=True)
+        ]
+        assert metrics.top_k_accuracy(y_true, scores, k=k) == pytest.approx(np.mean(hits))
+    assert metrics.top_k_accuracy(y_true, scores, k=1) == metrics.accuracy(y_true, scores)
+
+
 @settings(max_examples=60, deadline=None)
 @given(labelled())
 def test_confusion_matrix_matches_sklearn(case):
