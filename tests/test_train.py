@@ -779,3 +779,87 @@ def test_cli_reports_an_unavailable_dataset_in_one_line(monkeypatch, capsys, tmp
     assert status == 1
     assert "error: could not load dataset 'mnist'" in err and "offline" in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- patience counter
+
+
+def _feed(stopper, values, state=None):
+    """Feed val_loss values epoch by epoch until the stopper stops; return the state."""
+    if state is None:
+        state, _ = _state_with(values)
+    for v in values:
+        state.epoch += 1
+        state.history.append({"epoch": state.epoch, "val_loss": v})
+        stopper.on_epoch_end(state)
+        if state.stop:
+            break
+    return state
+
+
+def test_early_stopping_patience_counts_from_the_last_improvement():
+    # bad epoch 2, improvement at 3, then two bad epochs: stop at 5, not at 4
+    stopper = train.EarlyStopping(patience=2, restore_best=False)
+    state = _feed(stopper, [3.0, 3.1, 2.0, 2.1, 2.2, 2.3])
+    assert (state.epoch, stopper.stopped_epoch, stopper.best_epoch) == (5, 5, 3)
+    assert stopper.best == 2.0 and stopper.wait == 2
+
+
+def test_early_stopping_state_round_trip_keeps_the_patience_counter():
+    stopper = train.EarlyStopping(patience=3, restore_best=False)
+    state = _feed(stopper, [1.0, 1.5, 1.6])
+    assert stopper.wait == 2 and not state.stop
+    fresh = train.EarlyStopping(patience=3, restore_best=False)
+    fresh.load_state_dict(stopper.state_dict())
+    assert (fresh.best, fresh.best_epoch, fresh.wait) == (1.0, 1, 2)
+    state = _feed(fresh, [1.7], state)  # the third bad epoch in a row stops it
+    assert state.stop and fresh.stopped_epoch == 4
+
+
+def test_resume_in_the_middle_of_a_patience_window_stops_at_the_same_epoch(tmp_path):
+    # lr = 0: the validation loss is the same every epoch, so epoch 1 is the best and a
+    # patience-3 stopper stops at epoch 4. Interrupted in epoch 3 (the checkpoint holds epoch 2,
+    # one bad epoch into the window), the resumed run must also stop at epoch 4.
+    def setup():
+        _, tl, vl, *_ = tiny_setup(augment=False)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+        return model, tl, vl, torch.optim.SGD(model.parameters(), lr=0.0)
+
+    model, tl, vl, opt = setup()
+    stopper = train.EarlyStopping(patience=3, restore_best=False)
+    full = train.fit(model, tl, vl, epochs=10, optimizer=opt, callbacks=[stopper], **QUIET)
+    assert len(full) == 4 and stopper.stopped_epoch == 4
+
+    ckpt = tmp_path / "plateau.pt"
+    model, tl, vl, opt = setup()
+    with pytest.raises(Interrupt):
+        train.fit(
+            model,
+            tl,
+            vl,
+            epochs=10,
+            optimizer=opt,
+            checkpoint=ckpt,
+            loss_fn=_interrupting_loss(13),  # 4 training + 2 validation calls per epoch
+            callbacks=[train.EarlyStopping(patience=3, restore_best=False)],
+            **QUIET,
+        )
+    assert train.load_checkpoint(ckpt)["epoch"] == 2
+
+    model, tl, vl, opt = setup()
+    stopper2 = train.EarlyStopping(patience=3, restore_best=False)
+    resumed = train.fit(
+        model,
+        tl,
+        vl,
+        epochs=10,
+        optimizer=opt,
+        checkpoint=ckpt,
+        resume=True,
+        callbacks=[stopper2],
+        **QUIET,
+    )
+    assert len(resumed) == len(full) == 4
+    assert (stopper2.stopped_epoch, stopper2.best_epoch) == (4, 1)
+    assert resumed["val_loss"] == full["val_loss"]
