@@ -224,6 +224,10 @@ def test_classification_report_exact_text():
 def test_labels_that_are_whole_floats_count_as_integers_and_predictions_widen_the_matrix():
     assert metrics.accuracy(np.array([0.0, 1.0, 2.0]), [0, 1, 1]) == pytest.approx(2 / 3)
     assert metrics.accuracy([0, 1, 1], np.array([0.0, 1.0, 2.0])) == pytest.approx(2 / 3)
+    whole32 = np.array([0, 1, 2], dtype=np.float32)
+    assert metrics.accuracy(whole32, [0, 1, 1]) == pytest.approx(2 / 3)
+    with pytest.raises(TypeError, match="^y_true must hold integer class labels, got dtype bool$"):
+        metrics.accuracy(np.array([True, False]), [0, 1])
     # a predicted class above every true label still gets its own column (and row)
     np.testing.assert_array_equal(
         metrics.confusion_matrix([0, 0], [0, 2]), [[1, 0, 1], [0, 0, 0], [0, 0, 0]]

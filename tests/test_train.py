@@ -863,3 +863,112 @@ def test_resume_in_the_middle_of_a_patience_window_stops_at_the_same_epoch(tmp_p
     assert len(resumed) == len(full) == 4
     assert (stopper2.stopped_epoch, stopper2.best_epoch) == (4, 1)
     assert resumed["val_loss"] == full["val_loss"]
+
+
+# --------------------------------------------------------------------------- callbacks, exactly
+
+
+def test_min_delta_is_a_strict_margin_in_both_modes():
+    # min mode: from 1.0 with min_delta 0.25, 0.75 is not an improvement, 0.7 is
+    stopper = train.EarlyStopping(patience=5, min_delta=0.25, restore_best=False)
+    _feed(stopper, [1.0, 0.75])
+    assert (stopper.best, stopper.best_epoch, stopper.wait) == (1.0, 1, 1)
+    stopper2 = train.EarlyStopping(patience=5, min_delta=0.25, restore_best=False)
+    _feed(stopper2, [1.0, 0.7])
+    assert (stopper2.best, stopper2.best_epoch, stopper2.wait) == (0.7, 2, 0)
+    # max mode ('auto' maximises anything that is not a loss)
+    maxer = train.EarlyStopping(monitor="val_accuracy", patience=5, min_delta=0.25)
+    assert maxer.mode == "max"
+    state, _ = _state_with([])
+    for epoch, v in enumerate([0.5, 0.75, 0.8], 1):
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_accuracy": v})
+        maxer.on_epoch_end(state)
+    assert (maxer.best, maxer.best_epoch, maxer.wait) == (0.8, 3, 0)
+    assert train.EarlyStopping(monitor="val_loss", mode="max").mode == "max"
+    assert train.EarlyStopping(monitor="val_accuracy", mode="min").mode == "min"
+
+
+def test_early_stopping_restore_best_false_keeps_the_last_weights_and_state_dict_is_complete():
+    stopper = train.EarlyStopping(patience=1, restore_best=False)
+    state, model = _state_with([2.0, 3.0])
+    for epoch, v in enumerate([2.0, 3.0], 1):
+        nn.init.constant_(model.weight, float(epoch))
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        stopper.on_epoch_end(state)
+    stopper.on_train_end(state)
+    assert float(model.weight.detach()) == 2.0  # the last weights, not epoch 1's
+    assert stopper.state_dict() == {
+        "best": 2.0,
+        "best_epoch": 1,
+        "wait": 1,
+        "stopped_epoch": 2,
+        "best_weights": None,
+    }
+    assert repr(stopper) == "EarlyStopping(monitor='val_loss', patience=1, best_epoch=1)"
+    keeper = train.EarlyStopping(patience=3)
+    state, model = _state_with([1.0])
+    nn.init.constant_(model.weight, 4.0)
+    state.epoch = 1
+    state.history.append({"epoch": 1, "val_loss": 1.0})
+    keeper.on_epoch_end(state)
+    saved = keeper.state_dict()
+    assert float(saved["best_weights"]["weight"]) == 4.0
+    nn.init.constant_(model.weight, 5.0)  # the saved copy is a deep copy
+    fresh = train.EarlyStopping(patience=3)
+    fresh.load_state_dict(saved)
+    fresh.on_train_end(state)
+    assert float(model.weight.detach()) == 4.0 and fresh.stopped_epoch is None
+
+
+def test_monitor_error_lists_the_recorded_columns():
+    stopper = train.EarlyStopping()
+    state, _ = _state_with([])
+    state.epoch = 1
+    state.history.append({"epoch": 1, "train_loss": 0.5, "val_loss": None})
+    with pytest.raises(ValueError) as info:
+        stopper.on_epoch_end(state)
+    assert str(info.value) == (
+        "monitor 'val_loss' is not recorded; available: ['epoch', 'train_loss'] "
+        "(val_* needs a val_loader)"
+    )
+
+
+def test_best_checkpoint_saves_only_improvements_and_round_trips(tmp_path):
+    best = train.BestCheckpoint(tmp_path / "b.pt", monitor="val_loss", min_delta=0.25)
+    state, model = _state_with([])
+    for epoch, v in enumerate([1.0, 0.8, 0.5, 0.6], 1):
+        nn.init.constant_(model.weight, float(epoch))
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        best.on_epoch_end(state)
+    saved = train.load_checkpoint(tmp_path / "b.pt")
+    assert saved["epoch"] == 3 and saved["val_loss"] == 0.5
+    assert float(saved["model"]["weight"]) == 3.0
+    assert best.state_dict() == {"best": 0.5, "best_epoch": 3}
+    other = train.BestCheckpoint(tmp_path / "c.pt")
+    other.load_state_dict(best.state_dict())
+    assert (other.best, other.best_epoch, other.mode) == (0.5, 3, "min")
+    assert train.BestCheckpoint(tmp_path / "d.pt", monitor="val_accuracy").mode == "max"
+
+
+def test_checkpoint_errors_and_sidecar_format(tmp_path):
+    path = train.save_checkpoint(tmp_path / "e.pt", {"x": 1})
+    digest = data.sha256_file(path)
+    assert (tmp_path / "e.pt.sha256").read_text() == f"{digest}  e.pt\n"
+    with pytest.raises(FileNotFoundError) as info:
+        train.load_checkpoint(tmp_path / "none.pt")
+    assert str(info.value) == f"checkpoint {tmp_path / 'none.pt'} does not exist"
+    (tmp_path / "e.pt.sha256").write_text("0" * 64 + "  e.pt\n")
+    with pytest.raises(data.ChecksumError) as info:
+        train.load_checkpoint(path)
+    assert str(info.value) == (
+        f"checkpoint {path} has SHA-256 {digest}, but e.pt.sha256 says {'0' * 64}: the file "
+        "is corrupt or was changed (or a save was interrupted between the two files). "
+        "Delete both to start over."
+    )
+    (tmp_path / "e.pt.sha256").unlink()
+    with pytest.raises(FileNotFoundError) as info:
+        train.load_checkpoint(path)
+    assert str(info.value) == f"checkpoint {path} has no SHA-256 sidecar e.pt.sha256"
