@@ -60,9 +60,10 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def prepare(module: str) -> Path:
+def prepare(module: str, only: list[str] | None = None) -> Path:
     """A scratch tree for one module: the library, the tests, and a mutmut configuration."""
     files, tests = MODULES[module]
+    files = only or files
     work = BUILD / module
     if work.exists():
         shutil.rmtree(work)
@@ -94,8 +95,8 @@ def equivalents() -> dict[str, str]:
     return dict(found)
 
 
-def run(module: str, jobs: int, max_minutes: float) -> Path:
-    work = prepare(module)
+def run(module: str, jobs: int, max_minutes: float, only: list[str] | None = None) -> Path:
+    work = prepare(module, only)
     env = dict(os.environ)
     env.update(
         PYTHONPATH=str(work / "mutants"),
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested in parallel")
     parser.add_argument("--max-minutes", type=float, default=120.0, help="per module")
     parser.add_argument(
+        "--only", nargs="+", help="mutate only these files of the module (e.g. one file of train)"
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="re-read the results of earlier runs"
     )
     args = parser.parse_args(argv)
@@ -173,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     equivalent = equivalents()
     rows = []
     for module in args.modules:
-        work = BUILD / module if args.report_only else run(module, args.jobs, args.max_minutes)
+        work = (
+            BUILD / module
+            if args.report_only
+            else run(module, args.jobs, args.max_minutes, args.only)
+        )
         rows.append((module, score(module, work, equivalent)))
     header = f"{'module':10} {'mutants':>8} {'killed':>7} {'survived':>9} {'no tests':>9}"
     header += f" {'equiv.':>7} {'not run':>8} {'other':>6} {'score':>7}"

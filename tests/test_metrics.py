@@ -296,6 +296,11 @@ def test_labels_that_are_whole_floats_count_as_integers_and_predictions_widen_th
             "y_true must hold at least one sample, got 0",
         ),
         (
+            lambda: metrics.top_k_accuracy([0, -1], np.zeros((2, 3))),
+            ValueError,
+            "y_true must hold class labels >= 0, got -1",
+        ),
+        (
             lambda: metrics.top_k_accuracy([0, 1], np.zeros((2, 3)), k=4),
             ValueError,
             "k must be <= the number of classes 3, got 4",
