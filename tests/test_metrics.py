@@ -199,6 +199,14 @@ def test_most_confused_keeps_counts_of_one_and_breaks_ties_by_true_then_predicte
     assert metrics.most_confused(ties_in_true_class, k=2) == [(0, 1, 1), (0, 2, 1)]
 
 
+def test_defaults_are_top_5_and_the_5_most_confused():
+    # the true class has the lowest of 6 scores: outside the default top 5
+    assert metrics.top_k_accuracy([0], np.array([[0.0, 1, 2, 3, 4, 5]])) == 0.0
+    assert metrics.top_k_accuracy([1], np.array([[0.0, 1, 2, 3, 4, 5]])) == 1.0
+    cm = np.ones((3, 3), dtype=int)  # six off-diagonal ones
+    assert len(metrics.most_confused(cm)) == 5
+
+
 def test_classification_report_exact_text():
     text = metrics.classification_report(
         [0, 1, 1, 2, 2, 2], [0, 2, 1, 2, 0, 2], class_names=["cat", "dog", "a_long_name"], digits=2
@@ -286,7 +294,7 @@ def test_labels_that_are_whole_floats_count_as_integers_and_predictions_widen_th
             "y_pred must hold class labels >= 0, got -2",
         ),
         (
-            lambda: metrics.top_k_accuracy([0, 1], np.zeros((3, 3))),
+            lambda: metrics.top_k_accuracy([0, 1], np.zeros((3, 4))),
             ValueError,
             "y_true and scores must have the same number of samples, got 2 and 3",
         ),
