@@ -972,3 +972,14 @@ def test_checkpoint_errors_and_sidecar_format(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         train.load_checkpoint(path)
     assert str(info.value) == f"checkpoint {path} has no SHA-256 sidecar e.pt.sha256"
+
+
+def test_best_checkpoint_defaults_watch_val_loss_with_no_margin(tmp_path):
+    best = train.BestCheckpoint(tmp_path / "f.pt")
+    state, _ = _state_with([])
+    for epoch, v in enumerate([1.0, 0.6], 1):
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        best.on_epoch_end(state)
+    assert (best.monitor, best.mode, best.min_delta) == ("val_loss", "min", 0.0)
+    assert train.load_checkpoint(tmp_path / "f.pt")["epoch"] == 2
