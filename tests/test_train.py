@@ -983,3 +983,61 @@ def test_best_checkpoint_defaults_watch_val_loss_with_no_margin(tmp_path):
         best.on_epoch_end(state)
     assert (best.monitor, best.mode, best.min_delta) == ("val_loss", "min", 0.0)
     assert train.load_checkpoint(tmp_path / "f.pt")["epoch"] == 2
+
+
+def test_early_stopping_defaults_and_fresh_state():
+    stopper = train.EarlyStopping()
+    assert stopper.state_dict() == {
+        "best": None,
+        "best_epoch": None,
+        "wait": 0,
+        "stopped_epoch": None,
+        "best_weights": None,
+    }
+    state, _ = _state_with([])
+    stopper.on_train_end(state)  # nothing seen yet: nothing to restore, no error
+    state = _feed(stopper, [1.0] + [2.0] * 6, state)  # default patience 5
+    assert state.epoch == 6 and stopper.stopped_epoch == 6
+
+
+def test_early_stopping_without_restore_best_ignores_loaded_weights():
+    keeper = train.EarlyStopping(patience=3)
+    state, model = _state_with([])
+    nn.init.constant_(model.weight, 4.0)
+    _feed(keeper, [1.0], state)
+    plain = train.EarlyStopping(patience=3, restore_best=False)
+    plain.load_state_dict(keeper.state_dict())
+    nn.init.constant_(model.weight, 5.0)
+    plain.on_train_end(state)
+    assert float(model.weight.detach()) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"patience": 0}, ValueError, "patience must be >= 1, got 0"),
+        ({"restore_best": 1}, TypeError, "restore_best must be True or False, got 1 (int)"),
+        ({"min_delta": -1}, ValueError, "min_delta must be a finite number >= 0, got -1.0"),
+    ],
+)
+def test_early_stopping_argument_messages_are_exact(kwargs, error, message):
+    with pytest.raises(error) as info:
+        train.EarlyStopping(**kwargs)
+    assert str(info.value) == message
+
+
+def test_resuming_with_a_scheduler_the_checkpoint_lacks_is_refused(tmp_path):
+    model, tl, _, opt, sched = tiny_setup(augment=False, epochs=2)
+    train.fit(model, tl, epochs=1, optimizer=opt, checkpoint=tmp_path / "n.pt", **QUIET)
+    with pytest.raises(ValueError) as info:
+        train.fit(
+            model,
+            tl,
+            epochs=2,
+            optimizer=opt,
+            scheduler=sched,
+            checkpoint=tmp_path / "n.pt",
+            resume=True,
+            **QUIET,
+        )
+    assert str(info.value) == ("the checkpoint was saved without a scheduler; pass scheduler=None")
