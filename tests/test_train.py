@@ -1041,3 +1041,45 @@ def test_resuming_with_a_scheduler_the_checkpoint_lacks_is_refused(tmp_path):
             **QUIET,
         )
     assert str(info.value) == ("the checkpoint was saved without a scheduler; pass scheduler=None")
+
+
+class _Recorder:
+    """A stand-in for a loss scaler or a duck-typed callback: remembers what it was given."""
+
+    def __init__(self, value=None):
+        self.value, self.loaded = value, None
+
+    def state_dict(self):
+        return {"value": self.value}
+
+    def load_state_dict(self, state):
+        self.loaded = state
+
+
+def test_restore_state_loads_the_scaler_and_callbacks_it_has_and_tolerates_old_checkpoints():
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=3)
+    state.epoch = 2
+    saved = train.checkpoint.pack_state(
+        state, scaler=_Recorder(7), callbacks=[_Recorder(1)], loader=tl
+    )
+    scaler, first, extra = _Recorder(), _Recorder(), _Recorder()
+    fresh = train.TrainState(model, opt, None, train.History(), epochs=3)
+    # a callback added since the checkpoint was written just starts fresh
+    train.checkpoint.restore_state(saved, fresh, scaler=scaler, callbacks=[first, extra], loader=tl)
+    assert scaler.loaded == {"value": 7} and first.loaded == {"value": 1}
+    assert extra.loaded is None and fresh.epoch == 2
+
+    class StatelessOnResume:  # saves a state, but has no load_state_dict
+        def state_dict(self):
+            return {"n": 1}
+
+    train.checkpoint.restore_state(
+        saved, fresh, scaler=None, callbacks=[StatelessOnResume()], loader=tl
+    )
+    # a checkpoint saved without a scaler state (CPU run) restored into a scaler: left alone;
+    # one written before batch losses were saved: an empty list
+    old = {k: v for k, v in saved.items() if k != "batch_loss"} | {"scaler": None}
+    scaler = _Recorder()
+    train.checkpoint.restore_state(old, fresh, scaler=scaler, callbacks=[], loader=tl)
+    assert scaler.loaded is None and fresh.history.batch_loss == []
