@@ -1083,3 +1083,55 @@ def test_restore_state_loads_the_scaler_and_callbacks_it_has_and_tolerates_old_c
     scaler = _Recorder()
     train.checkpoint.restore_state(old, fresh, scaler=scaler, callbacks=[], loader=tl)
     assert scaler.loaded is None and fresh.history.batch_loss == []
+
+
+def test_set_rng_state_accepts_lists_restores_cuda_only_with_cuda_and_checks_the_loader(
+    monkeypatch,
+):
+    import random
+
+    loader = datasets.make_loader(datasets.ImageDataset(*tiny_data()), 8, shuffle=True, seed=1)
+    state = train.checkpoint.rng_state(loader)
+    expected = random.random()
+    # a checkpoint read back through JSON-like containers gives lists where getstate had tuples
+    version, internal, gauss = state["python"]
+    state["python"] = [version, list(internal), gauss]
+    calls = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", calls.append)
+    state["cuda"] = [torch.zeros(4, dtype=torch.uint8)]  # saved on a GPU machine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    train.checkpoint.set_rng_state(state, loader)
+    assert random.random() == expected and calls == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    train.checkpoint.set_rng_state(state, loader)
+    assert len(calls) == 1 and calls[0] is state["cuda"]
+    state["loader"] = []
+    with pytest.raises(ValueError) as info:
+        train.checkpoint.set_rng_state(state, loader)
+    assert str(info.value) == (
+        "train_loader has 1 random generator(s) but the checkpoint saved 0; resume with a "
+        "loader built the same way"
+    )
+
+
+def test_pack_state_writes_the_documented_format():
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=3)
+    saved = train.checkpoint.pack_state(state, scaler=None, callbacks=[], loader=tl)
+    assert saved["format"] == train.checkpoint.FORMAT == 1
+    assert sorted(saved) == sorted(
+        [
+            "format",
+            "epoch",
+            "stopped",
+            "model",
+            "optimizer",
+            "scheduler",
+            "scaler",
+            "callbacks",
+            "history",
+            "batch_loss",
+            "rng",
+        ]
+    )
+    assert saved["scaler"] is None and saved["scheduler"] is None
