@@ -762,3 +762,66 @@ def test_draw_boxes_puts_rectangles_on_pixel_edges():
     )
     assert [t.get_text() for t in ax.texts] == ["3 0.90", "5 0.25"]
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- exact contracts
+
+
+def _two_hits():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    return (
+        {"boxes": boxes, "scores": [0.9, 0.8], "labels": [0, 0]},
+        {"boxes": boxes, "labels": [0, 0]},
+    )
+
+
+def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
+    det, gt = _two_hits()
+    precision, recall, scores = detect.precision_recall_curve([det], [gt], 0)
+    np.testing.assert_allclose(recall, [0.5, 1.0])
+    precision, recall, scores = detect.precision_recall_curve([det], [gt], 0, max_detections=1)
+    np.testing.assert_allclose(precision, [1.0])
+    np.testing.assert_allclose(recall, [0.5])  # the second hit is cut, its GT still counts
+    np.testing.assert_allclose(scores, [0.9])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda det, gt: detect.precision_recall_curve([det], [gt], "a"),
+            TypeError,
+            "class_id must be an integer, got 'a' (str)",
+        ),
+        (
+            lambda det, gt: detect.precision_recall_curve([det], [gt], 0, iou_threshold=1.5),
+            ValueError,
+            "iou_threshold must be in [0, 1], got 1.5",
+        ),
+        (
+            lambda det, gt: detect.precision_recall_curve([det], [gt], 0, max_detections=0),
+            ValueError,
+            "max_detections must be >= 1, got 0",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det | {"boxes": [[0, 0, 1]]}, gt),
+            ValueError,
+            "detection[0]['boxes'] must have shape (N, 4), got (1, 3)",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det, gt | {"boxes": [[0, 0, 1]]}),
+            ValueError,
+            "ground_truth[0]['boxes'] must have shape (N, 4), got (1, 3)",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det, {"boxes": [[0, 0, 1, 1]]}),
+            ValueError,
+            "ground_truth[0] must be a dict with keys ('boxes', 'labels'), got "
+            "{'boxes': [[0, 0, 1, 1]]}",
+        ),
+    ],
+)
+def test_evaluation_messages_are_exact(call, error, message):
+    with pytest.raises(error) as info:
+        call(*_two_hits())
+    assert str(info.value) == message
