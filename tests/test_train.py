@@ -1135,3 +1135,50 @@ def test_pack_state_writes_the_documented_format():
         ]
     )
     assert saved["scaler"] is None and saved["scheduler"] is None
+
+
+def test_loader_generators_are_found_wherever_the_loader_keeps_them():
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+    find = train.checkpoint._loader_generators
+    ds = TensorDataset(torch.arange(6.0))
+    g1, g2, g3 = torch.Generator(), torch.Generator(), torch.Generator()
+    assert find([]) == []  # a plain list of batches has no generator
+    shuffled = DataLoader(ds, batch_size=2, shuffle=True, generator=g1)
+    assert [id(g) for g in find(shuffled)] == [id(g1)]  # loader, sampler: one generator, once
+    both = DataLoader(ds, batch_size=2, sampler=RandomSampler(ds, generator=g2), generator=g1)
+    assert [id(g) for g in find(both)] == [id(g1), id(g2)]
+    unbatched = DataLoader(ds, batch_size=None, sampler=RandomSampler(ds, generator=g2))
+    assert [id(g) for g in find(unbatched)] == [id(g2)]
+    custom = DataLoader(ds, batch_sampler=BatchSampler(RandomSampler(ds, generator=g3), 2, False))
+    assert [id(g) for g in find(custom)] == [id(g3)]
+
+
+def test_rng_state_keeps_numpy_cached_gaussian_and_cuda_states(monkeypatch):
+    np.random.seed(0)  # noqa: NPY002
+    np.random.normal()  # noqa: NPY002 - leaves a cached second Gaussian (has_gauss = 1)
+    state = train.checkpoint.rng_state([])
+    expected = np.random.normal()  # noqa: NPY002
+    np.random.seed(1)  # noqa: NPY002
+    train.checkpoint.set_rng_state(state, [])
+    assert np.random.normal() == expected  # noqa: NPY002
+    sentinel = [torch.zeros(3, dtype=torch.uint8)]
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: sentinel)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train.checkpoint.rng_state([])["cuda"] == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train.checkpoint.rng_state([])["cuda"] is sentinel
+
+
+def test_pack_state_stores_none_for_a_callback_without_state(tmp_path):
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=1)
+
+    class Stateless:
+        def on_epoch_end(self, state):
+            pass
+
+    saved = train.checkpoint.pack_state(state, scaler=None, callbacks=[Stateless()], loader=tl)
+    assert saved["callbacks"] == [None]
+    path = train.save_checkpoint(tmp_path / "m.pt", {"w": torch.ones(2)})
+    assert train.load_checkpoint(path, map_location="meta")["w"].is_meta
