@@ -837,3 +837,34 @@ def test_select_detections_defaults():
     assert out["index"][0] == 120 and 0 not in out["index"].tolist()  # box 0 suppressed
     few = detect.select_detections(boxes[:3], [0.05, 0.5, 0.06], [0, 0, 0])
     np.testing.assert_array_equal(few["index"], [1, 2])  # score 0.05 is not > 0.05
+
+
+def test_nms_outputs_follow_the_input_kind_and_select_detections_keys():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11]], float)
+    kept = detect.batched_nms(boxes, np.array([0.9, 0.8]), np.array([0, 1]), 0.5)
+    assert isinstance(kept, np.ndarray) and kept.tolist() == [0, 1]
+    kept = detect.batched_nms(
+        torch.from_numpy(boxes), torch.tensor([0.9, 0.8]), torch.tensor([0, 0]), 0.5
+    )
+    assert isinstance(kept, torch.Tensor) and kept.tolist() == [0]
+    out = detect.select_detections(boxes, [0.9, 0.8], [0, 1])
+    assert sorted(out) == ["boxes", "index", "labels", "scores"]
+    np.testing.assert_array_equal(out["labels"], [0, 1])
+
+
+def test_match_detections_score_ties_go_to_the_lower_index():
+    # 20 copies of the ground truth, scores 0.5, 0.4, 0.5, ...: of the tied best, the first (by
+    # index) takes the ground truth
+    gt = {"boxes": np.array([[0, 0, 10, 10]], float), "labels": [0]}
+    det = {
+        "boxes": np.tile([0.0, 0, 10, 10], (20, 1)),
+        "scores": np.tile([0.5, 0.4], 10),
+        "labels": np.zeros(20, int),
+    }
+    np.testing.assert_array_equal(detect.match_detections(det, gt), [0] + [-1] * 19)
+
+
+def test_precision_recall_curve_of_a_class_without_detections_is_empty():
+    det, gt = _two_hits()
+    precision, recall, scores = detect.precision_recall_curve([det], [gt], 3)
+    assert precision.shape == recall.shape == scores.shape == (0,)
