@@ -7,6 +7,7 @@ torch.nn.functional.
 import contextlib
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -868,3 +869,13 @@ def test_precision_recall_curve_of_a_class_without_detections_is_empty():
     det, gt = _two_hits()
     precision, recall, scores = detect.precision_recall_curve([det], [gt], 3)
     assert precision.shape == recall.shape == scores.shape == (0,)
+
+
+def test_recall_is_nan_without_a_warning_when_the_class_has_no_ground_truth():
+    det, gt = _two_hits()
+    gt = gt | {"labels": [1, 1]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        precision, recall, _ = detect.precision_recall_curve([det], [gt], 0)
+    np.testing.assert_array_equal(precision, [0.0, 0.0])
+    assert np.isnan(recall).all() and recall.shape == (2,)
