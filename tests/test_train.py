@@ -1135,6 +1135,15 @@ def test_pack_state_writes_the_documented_format():
         ]
     )
     assert saved["scaler"] is None and saved["scheduler"] is None
+    assert saved["stopped"] is False and saved["epoch"] == 0  # a fresh TrainState
+
+
+def test_load_checkpoint_unpickles_only_tensors_and_plain_containers(tmp_path):
+    import pickle
+
+    path = train.save_checkpoint(tmp_path / "obj.pt", {"cb": _Recorder(3)})
+    with pytest.raises(pickle.UnpicklingError):
+        train.load_checkpoint(path)
 
 
 def test_loader_generators_are_found_wherever_the_loader_keeps_them():
@@ -1152,6 +1161,17 @@ def test_loader_generators_are_found_wherever_the_loader_keeps_them():
     assert [id(g) for g in find(unbatched)] == [id(g2)]
     custom = DataLoader(ds, batch_sampler=BatchSampler(RandomSampler(ds, generator=g3), 2, False))
     assert [id(g) for g in find(custom)] == [id(g3)]
+
+    class OwnBatches:  # a batch sampler that shuffles with its own generator
+        generator = g2
+
+        def __iter__(self):
+            return iter([[0, 1]])
+
+        def __len__(self):
+            return 1
+
+    assert [id(g) for g in find(DataLoader(ds, batch_sampler=OwnBatches()))] == [id(g2)]
 
 
 def test_rng_state_keeps_numpy_cached_gaussian_and_cuda_states(monkeypatch):
