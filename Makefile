@@ -18,7 +18,7 @@ PYTEST := OMP_NUM_THREADS=1 IPYTHONDIR="$(CURDIR)/tests/ipython" $(BIN)/pytest -
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 export CNNCOURSE_PROFILE ?= quick
 
-.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book browser clean \
+.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book browser mutation clean \
 	classroom classroom-env classroom-test
 
 lab: setup-lab
@@ -95,6 +95,13 @@ classroom: classroom-env
 
 classroom-test: setup-test classroom-env
 	CNNCOURSE_CLASSROOM_PREFIX="$(CLASSROOM_PREFIX)" $(PYTEST) -s tests/classroom
+
+# Mutation testing (mutmut) of the from-scratch modules, each against its own test file; prints
+# the mutation score per module. Slow (hours on 2 cores), so not part of `make test`. One module:
+# make mutation MODULES=metrics. Equivalent mutants are listed in tests/mutation_equivalents.md.
+MODULES ?=
+mutation: setup-test
+	nice -n 10 $(BIN)/python scripts/mutation_report.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache .hypothesis .classroom

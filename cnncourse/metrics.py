@@ -113,8 +113,12 @@ def top_k_accuracy(y_true: Any, scores: Any, k: int = 5) -> float:
 
     Notes
     -----
-    A tie with the k-th score counts as a hit only if the true class is among the first ``k``
-    after a stable sort by decreasing score (scikit-learn's behaviour for distinct scores).
+    Ties go to the lower class index: classes are ranked by a stable sort by decreasing score,
+    and a sample is a hit if its true class is among the first ``k``. So ``k = 1`` always equals
+    :func:`accuracy` on the same scores, whose argmax also takes the first maximum.
+    scikit-learn's ``top_k_accuracy_score`` agrees for distinct scores but lets the *last* class
+    win a tie (it ranks by ``argsort(scores, kind="mergesort")[:, ::-1]``), so its top-1 can
+    differ from its own ``accuracy_score`` of the argmax; the course keeps one rule for both.
     """
     t = _labels("y_true", y_true)
     s = check_array("scores", scores, ndim=2).astype(np.float64)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnncourse import conv
+from cnncourse import conv, shapes
 
 # ----------------------------------------------------------------------------- worked examples
 
@@ -34,7 +34,10 @@ def test_multichannel_volume_shape_and_parameters():
     w = np.zeros((10, 3, 3, 3))
     b = np.zeros(10)
     assert conv.conv2d(x, w, b).shape == (1, 10, 4, 4)
-    assert w.size + b.size == 280
+    # ten 3x3x3 filters plus ten biases, counted by the library and by torch
+    assert shapes.conv_parameters(3, 10, 3) == 280
+    assert shapes.count_parameters(torch.nn.Conv2d(3, 10, 3)) == 280
+    assert shapes.conv_parameters(3, 10, 3, bias=False) == 270
 
 
 def test_cross_correlation_is_convolution_with_flipped_kernel():

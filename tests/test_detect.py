@@ -7,6 +7,7 @@ torch.nn.functional.
 import contextlib
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -186,8 +187,10 @@ def test_nms_hand_case():
 
 @settings(max_examples=2000, deadline=None)
 @given(
-    boxes=st.lists(int_box, min_size=0, max_size=12),
-    score_levels=st.lists(st.integers(0, 4), min_size=12, max_size=12),
+    # up to 40 boxes: torch's CPU argsort is stable by accident up to 16 elements (insertion
+    # sort), so only longer inputs can tell a stable sort from an unstable one
+    boxes=st.lists(int_box, min_size=0, max_size=40),
+    score_levels=st.lists(st.integers(0, 4), min_size=40, max_size=40),
     thr=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 1.0]),
 )
 def test_nms_equals_brute_force_with_ties_and_duplicates(boxes, score_levels, thr):
@@ -195,6 +198,16 @@ def test_nms_equals_brute_force_with_ties_and_duplicates(boxes, score_levels, th
     scores = [s / 4 for s in score_levels[: len(boxes)]]
     got = detect.nms(np.array(boxes, float).reshape(-1, 4), np.array(scores, float), thr)
     assert got.tolist() == nms_brute_force(boxes, scores, thr)
+
+
+def test_nms_breaks_score_ties_by_index_beyond_16_boxes():
+    # 20 disjoint boxes with one score: nothing is suppressed and the documented order is the
+    # index order (torch.argsort without stable=True reorders ties from 17 elements up)
+    boxes = np.array([[3 * i, 0, 3 * i + 2, 2] for i in range(20)], float)
+    np.testing.assert_array_equal(detect.nms(boxes, np.full(20, 0.5), 0.5), np.arange(20))
+    labels = np.arange(20) % 2
+    got = detect.batched_nms(boxes, np.full(20, 0.5), labels, 0.5)
+    np.testing.assert_array_equal(got, np.arange(20))
 
 
 def test_nms_equals_brute_force_on_random_float_boxes():
@@ -309,7 +322,20 @@ def test_make_anchors_rejects_bad_input():
 def test_ssd300_has_8732_default_boxes():
     boxes = detect.ssd_default_boxes()
     assert boxes.shape == (8732, 4)
-    assert 38 * 38 * 4 + 19 * 19 * 6 + 10 * 10 * 6 + 5 * 5 * 6 + 3 * 3 * 4 + 1 * 1 * 4 == 8732
+    # the paper's recipe, written out cell by cell (row-major), independent of the library:
+    # 38*38*4 + 19*19*6 + 10*10*6 + 5*5*6 + 3*3*4 + 1*1*4 = 8732 boxes
+    sizes, ratios = (38, 19, 10, 5, 3, 1), ((2,), (2, 3), (2, 3), (2, 3), (2,), (2,))
+    scales = [0.2 + 0.7 * k / 5 for k in range(6)] + [1.0]
+    expected = []
+    for k, f in enumerate(sizes):
+        s, s_next = scales[k], scales[k + 1]
+        shapes = [(s, s), (math.sqrt(s * s_next), math.sqrt(s * s_next))]
+        for a in ratios[k]:
+            shapes += [(s * math.sqrt(a), s / math.sqrt(a)), (s / math.sqrt(a), s * math.sqrt(a))]
+        for i in range(f):
+            for j in range(f):
+                expected += [((j + 0.5) / f, (i + 0.5) / f, w, h) for w, h in shapes]
+    np.testing.assert_allclose(boxes, np.array(expected), rtol=1e-6)
     # first map: 4 shapes per cell; the square of side s_min = 0.2 at the first cell's centre
     np.testing.assert_allclose(boxes[0], [0.5 / 38, 0.5 / 38, 0.2, 0.2], rtol=1e-6)
     with pytest.raises(ValueError, match="aspect_ratios must give one tuple per feature map"):
@@ -462,6 +488,66 @@ def test_map_equals_pycocotools(seed, integer):
     noise = [0.5, 2.0, 4.0][seed % 3]
     max_dets = 150 if seed % 4 == 3 else 12  # some images exceed COCO's maxDets = 100
     dets, gts = generated_detections(rng, 15, 1 + seed % 4, noise, max_dets, integer)
+    for thresholds in ([0.5], detect.COCO_IOU_THRESHOLDS):
+        ours = detect.mean_average_precision(
+            dets, gts, thresholds, method="coco", max_detections=100
+        )
+        assert ours["map"] == pytest.approx(coco_map(dets, gts, thresholds), abs=1e-6)
+
+
+def test_map_iou_tie_goes_to_the_later_ground_truth_like_pycocotools():
+    # det 0 overlaps both ground truths by exactly 90/110; det 1 reaches only GT 0 (80/120;
+    # 60/140 with GT 1). pycocotools gives the tie to the later GT, leaving GT 0 for det 1: AP 1.
+    gts = [{"boxes": np.array([[2, 0, 12, 10], [4, 0, 14, 10]], float), "labels": [0, 0]}]
+    dets = [
+        {
+            "boxes": np.array([[3, 0, 13, 10], [0, 0, 10, 10]], float),
+            "scores": [0.9, 0.8],
+            "labels": [0, 0],
+        }
+    ]
+    np.testing.assert_array_equal(detect.match_detections(dets[0], gts[0]), [1, 0])
+    assert coco_map(dets, gts, [0.5]) == pytest.approx(1.0)
+    ours = detect.mean_average_precision(dets, gts, [0.5], method="coco")
+    assert ours["map"] == pytest.approx(1.0)
+
+
+def symmetric_pairs(rng, n_images):
+    """Images whose ground truths come in mirror pairs around a detection: exact IoU ties.
+
+    Each pair is two integer boxes shifted by 2s along x (or y); the tied detection sits halfway,
+    at the same IoU with both. A lower-scored second detection sits on one of the two (chosen at
+    random), so the AP depends on which ground truth the tie took.
+    """
+    dets, gts = [], []
+    for _ in range(n_images):
+        gt_boxes, det_boxes, scores = [], [], []
+        for p in range(int(rng.integers(1, 4))):
+            x, y = 40 * p + int(rng.integers(0, 5)), int(rng.integers(0, 20))
+            w, h, shift = (
+                int(rng.integers(8, 16)),
+                int(rng.integers(8, 16)),
+                int(rng.integers(1, 3)),
+            )
+            axis = int(rng.integers(0, 2))
+            offset = np.array([shift, 0] * 2 if axis == 0 else [0, shift] * 2)
+            base = np.array([x, y, x + w, y + h])
+            gt_boxes += [base, base + 2 * offset]
+            side = int(rng.integers(0, 2))
+            second = base + 2 * side * offset - (1 - 2 * side) * offset // shift
+            det_boxes += [base + offset, second]
+            top = float(rng.integers(10, 20)) / 20
+            scores += [top, top - 0.25]
+        dets.append(
+            {"boxes": np.array(det_boxes, float), "scores": scores, "labels": [0] * len(scores)}
+        )
+        gts.append({"boxes": np.array(gt_boxes, float), "labels": [0] * len(gt_boxes)})
+    return dets, gts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_map_equals_pycocotools_on_exact_iou_ties(seed):
+    dets, gts = symmetric_pairs(np.random.default_rng(seed), 6)
     for thresholds in ([0.5], detect.COCO_IOU_THRESHOLDS):
         ours = detect.mean_average_precision(
             dets, gts, thresholds, method="coco", max_detections=100
@@ -677,3 +763,119 @@ def test_draw_boxes_puts_rectangles_on_pixel_edges():
     )
     assert [t.get_text() for t in ax.texts] == ["3 0.90", "5 0.25"]
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- exact contracts
+
+
+def _two_hits():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    return (
+        {"boxes": boxes, "scores": [0.9, 0.8], "labels": [0, 0]},
+        {"boxes": boxes, "labels": [0, 0]},
+    )
+
+
+def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
+    det, gt = _two_hits()
+    precision, recall, scores = detect.precision_recall_curve([det], [gt], 0)
+    np.testing.assert_allclose(recall, [0.5, 1.0])
+    precision, recall, scores = detect.precision_recall_curve([det], [gt], 0, max_detections=1)
+    np.testing.assert_allclose(precision, [1.0])
+    np.testing.assert_allclose(recall, [0.5])  # the second hit is cut, its GT still counts
+    np.testing.assert_allclose(scores, [0.9])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda det, gt: detect.precision_recall_curve([det], [gt], "a"),
+            TypeError,
+            "class_id must be an integer, got 'a' (str)",
+        ),
+        (
+            lambda det, gt: detect.precision_recall_curve([det], [gt], 0, iou_threshold=1.5),
+            ValueError,
+            "iou_threshold must be in [0, 1], got 1.5",
+        ),
+        (
+            lambda det, gt: detect.precision_recall_curve([det], [gt], 0, max_detections=0),
+            ValueError,
+            "max_detections must be >= 1, got 0",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det | {"boxes": [[0, 0, 1]]}, gt),
+            ValueError,
+            "detection[0]['boxes'] must have shape (N, 4), got (1, 3)",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det, gt | {"boxes": [[0, 0, 1]]}),
+            ValueError,
+            "ground_truth[0]['boxes'] must have shape (N, 4), got (1, 3)",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det, {"boxes": [[0, 0, 1, 1]]}),
+            ValueError,
+            "ground_truth[0] must be a dict with keys ('boxes', 'labels'), got "
+            "{'boxes': [[0, 0, 1, 1]]}",
+        ),
+    ],
+)
+def test_evaluation_messages_are_exact(call, error, message):
+    with pytest.raises(error) as info:
+        call(*_two_hits())
+    assert str(info.value) == message
+
+
+def test_select_detections_defaults():
+    # 120 disjoint boxes plus one that overlaps the first by IoU 0.81: the defaults drop scores
+    # <= 0.05, suppress IoU > 0.5 and keep the best 100
+    boxes = np.array([[3 * i, 0, 3 * i + 2, 2] for i in range(120)] + [[0, 0, 2, 1.62]], float)
+    scores = np.r_[np.linspace(0.99, 0.1, 120), 0.995]
+    out = detect.select_detections(boxes, scores, np.zeros(121, int))
+    assert len(out["index"]) == 100
+    assert out["index"][0] == 120 and 0 not in out["index"].tolist()  # box 0 suppressed
+    few = detect.select_detections(boxes[:3], [0.05, 0.5, 0.06], [0, 0, 0])
+    np.testing.assert_array_equal(few["index"], [1, 2])  # score 0.05 is not > 0.05
+
+
+def test_nms_outputs_follow_the_input_kind_and_select_detections_keys():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11]], float)
+    kept = detect.batched_nms(boxes, np.array([0.9, 0.8]), np.array([0, 1]), 0.5)
+    assert isinstance(kept, np.ndarray) and kept.tolist() == [0, 1]
+    kept = detect.batched_nms(
+        torch.from_numpy(boxes), torch.tensor([0.9, 0.8]), torch.tensor([0, 0]), 0.5
+    )
+    assert isinstance(kept, torch.Tensor) and kept.tolist() == [0]
+    out = detect.select_detections(boxes, [0.9, 0.8], [0, 1])
+    assert sorted(out) == ["boxes", "index", "labels", "scores"]
+    np.testing.assert_array_equal(out["labels"], [0, 1])
+
+
+def test_match_detections_score_ties_go_to_the_lower_index():
+    # 20 copies of the ground truth, scores 0.5, 0.4, 0.5, ...: of the tied best, the first (by
+    # index) takes the ground truth
+    gt = {"boxes": np.array([[0, 0, 10, 10]], float), "labels": [0]}
+    det = {
+        "boxes": np.tile([0.0, 0, 10, 10], (20, 1)),
+        "scores": np.tile([0.5, 0.4], 10),
+        "labels": np.zeros(20, int),
+    }
+    np.testing.assert_array_equal(detect.match_detections(det, gt), [0] + [-1] * 19)
+
+
+def test_precision_recall_curve_of_a_class_without_detections_is_empty():
+    det, gt = _two_hits()
+    precision, recall, scores = detect.precision_recall_curve([det], [gt], 3)
+    assert precision.shape == recall.shape == scores.shape == (0,)
+
+
+def test_recall_is_nan_without_a_warning_when_the_class_has_no_ground_truth():
+    det, gt = _two_hits()
+    gt = gt | {"labels": [1, 1]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        precision, recall, _ = detect.precision_recall_curve([det], [gt], 0)
+    np.testing.assert_array_equal(precision, [0.0, 0.0])
+    assert np.isnan(recall).all() and recall.shape == (2,)

@@ -770,3 +770,426 @@ def test_cli_reports_an_unavailable_dataset_in_one_line(monkeypatch, capsys, tmp
     assert status == 1
     assert "error: could not load dataset 'mnist'" in err and "offline" in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- patience counter
+
+
+def _feed(stopper, values, state=None):
+    """Feed val_loss values epoch by epoch until the stopper stops; return the state."""
+    if state is None:
+        state, _ = _state_with(values)
+    for v in values:
+        state.epoch += 1
+        state.history.append({"epoch": state.epoch, "val_loss": v})
+        stopper.on_epoch_end(state)
+        if state.stop:
+            break
+    return state
+
+
+def test_early_stopping_patience_counts_from_the_last_improvement():
+    # bad epoch 2, improvement at 3, then two bad epochs: stop at 5, not at 4
+    stopper = train.EarlyStopping(patience=2, restore_best=False)
+    state = _feed(stopper, [3.0, 3.1, 2.0, 2.1, 2.2, 2.3])
+    assert (state.epoch, stopper.stopped_epoch, stopper.best_epoch) == (5, 5, 3)
+    assert stopper.best == 2.0 and stopper.wait == 2
+
+
+def test_early_stopping_state_round_trip_keeps_the_patience_counter():
+    stopper = train.EarlyStopping(patience=3, restore_best=False)
+    state = _feed(stopper, [1.0, 1.5, 1.6])
+    assert stopper.wait == 2 and not state.stop
+    fresh = train.EarlyStopping(patience=3, restore_best=False)
+    fresh.load_state_dict(stopper.state_dict())
+    assert (fresh.best, fresh.best_epoch, fresh.wait) == (1.0, 1, 2)
+    state = _feed(fresh, [1.7], state)  # the third bad epoch in a row stops it
+    assert state.stop and fresh.stopped_epoch == 4
+
+
+def test_resume_in_the_middle_of_a_patience_window_stops_at_the_same_epoch(tmp_path):
+    # lr = 0: the validation loss is the same every epoch, so epoch 1 is the best and a
+    # patience-3 stopper stops at epoch 4. Interrupted in epoch 3 (the checkpoint holds epoch 2,
+    # one bad epoch into the window), the resumed run must also stop at epoch 4.
+    def setup():
+        _, tl, vl, *_ = tiny_setup(augment=False)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+        return model, tl, vl, torch.optim.SGD(model.parameters(), lr=0.0)
+
+    model, tl, vl, opt = setup()
+    stopper = train.EarlyStopping(patience=3, restore_best=False)
+    full = train.fit(model, tl, vl, epochs=10, optimizer=opt, callbacks=[stopper], **QUIET)
+    assert len(full) == 4 and stopper.stopped_epoch == 4
+
+    ckpt = tmp_path / "plateau.pt"
+    model, tl, vl, opt = setup()
+    with pytest.raises(Interrupt):
+        train.fit(
+            model,
+            tl,
+            vl,
+            epochs=10,
+            optimizer=opt,
+            checkpoint=ckpt,
+            loss_fn=_interrupting_loss(13),  # 4 training + 2 validation calls per epoch
+            callbacks=[train.EarlyStopping(patience=3, restore_best=False)],
+            **QUIET,
+        )
+    assert train.load_checkpoint(ckpt)["epoch"] == 2
+
+    model, tl, vl, opt = setup()
+    stopper2 = train.EarlyStopping(patience=3, restore_best=False)
+    resumed = train.fit(
+        model,
+        tl,
+        vl,
+        epochs=10,
+        optimizer=opt,
+        checkpoint=ckpt,
+        resume=True,
+        callbacks=[stopper2],
+        **QUIET,
+    )
+    assert len(resumed) == len(full) == 4
+    assert (stopper2.stopped_epoch, stopper2.best_epoch) == (4, 1)
+    assert resumed["val_loss"] == full["val_loss"]
+
+
+# --------------------------------------------------------------------------- callbacks, exactly
+
+
+def test_min_delta_is_a_strict_margin_in_both_modes():
+    # min mode: from 1.0 with min_delta 0.25, 0.75 is not an improvement, 0.7 is
+    stopper = train.EarlyStopping(patience=5, min_delta=0.25, restore_best=False)
+    _feed(stopper, [1.0, 0.75])
+    assert (stopper.best, stopper.best_epoch, stopper.wait) == (1.0, 1, 1)
+    stopper2 = train.EarlyStopping(patience=5, min_delta=0.25, restore_best=False)
+    _feed(stopper2, [1.0, 0.7])
+    assert (stopper2.best, stopper2.best_epoch, stopper2.wait) == (0.7, 2, 0)
+    # max mode ('auto' maximises anything that is not a loss)
+    maxer = train.EarlyStopping(monitor="val_accuracy", patience=5, min_delta=0.25)
+    assert maxer.mode == "max"
+    state, _ = _state_with([])
+    for epoch, v in enumerate([0.5, 0.75, 0.8], 1):
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_accuracy": v})
+        maxer.on_epoch_end(state)
+    assert (maxer.best, maxer.best_epoch, maxer.wait) == (0.8, 3, 0)
+    assert train.EarlyStopping(monitor="val_loss", mode="max").mode == "max"
+    assert train.EarlyStopping(monitor="val_accuracy", mode="min").mode == "min"
+
+
+def test_early_stopping_restore_best_false_keeps_the_last_weights_and_state_dict_is_complete():
+    stopper = train.EarlyStopping(patience=1, restore_best=False)
+    state, model = _state_with([2.0, 3.0])
+    for epoch, v in enumerate([2.0, 3.0], 1):
+        nn.init.constant_(model.weight, float(epoch))
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        stopper.on_epoch_end(state)
+    stopper.on_train_end(state)
+    assert float(model.weight.detach()) == 2.0  # the last weights, not epoch 1's
+    assert stopper.state_dict() == {
+        "best": 2.0,
+        "best_epoch": 1,
+        "wait": 1,
+        "stopped_epoch": 2,
+        "best_weights": None,
+    }
+    assert repr(stopper) == "EarlyStopping(monitor='val_loss', patience=1, best_epoch=1)"
+    keeper = train.EarlyStopping(patience=3)
+    state, model = _state_with([1.0])
+    nn.init.constant_(model.weight, 4.0)
+    state.epoch = 1
+    state.history.append({"epoch": 1, "val_loss": 1.0})
+    keeper.on_epoch_end(state)
+    saved = keeper.state_dict()
+    assert float(saved["best_weights"]["weight"]) == 4.0
+    nn.init.constant_(model.weight, 5.0)  # the saved copy is a deep copy
+    fresh = train.EarlyStopping(patience=3)
+    fresh.load_state_dict(saved)
+    fresh.on_train_end(state)
+    assert float(model.weight.detach()) == 4.0 and fresh.stopped_epoch is None
+
+
+def test_monitor_error_lists_the_recorded_columns():
+    stopper = train.EarlyStopping()
+    state, _ = _state_with([])
+    state.epoch = 1
+    state.history.append({"epoch": 1, "train_loss": 0.5, "val_loss": None})
+    with pytest.raises(ValueError) as info:
+        stopper.on_epoch_end(state)
+    assert str(info.value) == (
+        "monitor 'val_loss' is not recorded; available: ['epoch', 'train_loss'] "
+        "(val_* needs a val_loader)"
+    )
+
+
+def test_best_checkpoint_saves_only_improvements_and_round_trips(tmp_path):
+    best = train.BestCheckpoint(tmp_path / "b.pt", monitor="val_loss", min_delta=0.25)
+    state, model = _state_with([])
+    for epoch, v in enumerate([1.0, 0.8, 0.5, 0.6], 1):
+        nn.init.constant_(model.weight, float(epoch))
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        best.on_epoch_end(state)
+    saved = train.load_checkpoint(tmp_path / "b.pt")
+    assert saved["epoch"] == 3 and saved["val_loss"] == 0.5
+    assert float(saved["model"]["weight"]) == 3.0
+    assert best.state_dict() == {"best": 0.5, "best_epoch": 3}
+    other = train.BestCheckpoint(tmp_path / "c.pt")
+    other.load_state_dict(best.state_dict())
+    assert (other.best, other.best_epoch, other.mode) == (0.5, 3, "min")
+    assert train.BestCheckpoint(tmp_path / "d.pt", monitor="val_accuracy").mode == "max"
+
+
+def test_checkpoint_errors_and_sidecar_format(tmp_path):
+    path = train.save_checkpoint(tmp_path / "e.pt", {"x": 1})
+    digest = data.sha256_file(path)
+    assert (tmp_path / "e.pt.sha256").read_text() == f"{digest}  e.pt\n"
+    with pytest.raises(FileNotFoundError) as info:
+        train.load_checkpoint(tmp_path / "none.pt")
+    assert str(info.value) == f"checkpoint {tmp_path / 'none.pt'} does not exist"
+    (tmp_path / "e.pt.sha256").write_text("0" * 64 + "  e.pt\n")
+    with pytest.raises(data.ChecksumError) as info:
+        train.load_checkpoint(path)
+    assert str(info.value) == (
+        f"checkpoint {path} has SHA-256 {digest}, but e.pt.sha256 says {'0' * 64}: the file "
+        "is corrupt or was changed (or a save was interrupted between the two files). "
+        "Delete both to start over."
+    )
+    (tmp_path / "e.pt.sha256").unlink()
+    with pytest.raises(FileNotFoundError) as info:
+        train.load_checkpoint(path)
+    assert str(info.value) == f"checkpoint {path} has no SHA-256 sidecar e.pt.sha256"
+
+
+def test_best_checkpoint_defaults_watch_val_loss_with_no_margin(tmp_path):
+    best = train.BestCheckpoint(tmp_path / "f.pt")
+    state, _ = _state_with([])
+    for epoch, v in enumerate([1.0, 0.6], 1):
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": v})
+        best.on_epoch_end(state)
+    assert (best.monitor, best.mode, best.min_delta) == ("val_loss", "min", 0.0)
+    assert train.load_checkpoint(tmp_path / "f.pt")["epoch"] == 2
+
+
+def test_early_stopping_defaults_and_fresh_state():
+    stopper = train.EarlyStopping()
+    assert stopper.state_dict() == {
+        "best": None,
+        "best_epoch": None,
+        "wait": 0,
+        "stopped_epoch": None,
+        "best_weights": None,
+    }
+    state, _ = _state_with([])
+    stopper.on_train_end(state)  # nothing seen yet: nothing to restore, no error
+    state = _feed(stopper, [1.0] + [2.0] * 6, state)  # default patience 5
+    assert state.epoch == 6 and stopper.stopped_epoch == 6
+
+
+def test_early_stopping_without_restore_best_ignores_loaded_weights():
+    keeper = train.EarlyStopping(patience=3)
+    state, model = _state_with([])
+    nn.init.constant_(model.weight, 4.0)
+    _feed(keeper, [1.0], state)
+    plain = train.EarlyStopping(patience=3, restore_best=False)
+    plain.load_state_dict(keeper.state_dict())
+    nn.init.constant_(model.weight, 5.0)
+    plain.on_train_end(state)
+    assert float(model.weight.detach()) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"patience": 0}, ValueError, "patience must be >= 1, got 0"),
+        ({"restore_best": 1}, TypeError, "restore_best must be True or False, got 1 (int)"),
+        ({"min_delta": -1}, ValueError, "min_delta must be a finite number >= 0, got -1.0"),
+    ],
+)
+def test_early_stopping_argument_messages_are_exact(kwargs, error, message):
+    with pytest.raises(error) as info:
+        train.EarlyStopping(**kwargs)
+    assert str(info.value) == message
+
+
+def test_resuming_with_a_scheduler_the_checkpoint_lacks_is_refused(tmp_path):
+    model, tl, _, opt, sched = tiny_setup(augment=False, epochs=2)
+    train.fit(model, tl, epochs=1, optimizer=opt, checkpoint=tmp_path / "n.pt", **QUIET)
+    with pytest.raises(ValueError) as info:
+        train.fit(
+            model,
+            tl,
+            epochs=2,
+            optimizer=opt,
+            scheduler=sched,
+            checkpoint=tmp_path / "n.pt",
+            resume=True,
+            **QUIET,
+        )
+    assert str(info.value) == ("the checkpoint was saved without a scheduler; pass scheduler=None")
+
+
+class _Recorder:
+    """A stand-in for a loss scaler or a duck-typed callback: remembers what it was given."""
+
+    def __init__(self, value=None):
+        self.value, self.loaded = value, None
+
+    def state_dict(self):
+        return {"value": self.value}
+
+    def load_state_dict(self, state):
+        self.loaded = state
+
+
+def test_restore_state_loads_the_scaler_and_callbacks_it_has_and_tolerates_old_checkpoints():
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=3)
+    state.epoch = 2
+    saved = train.checkpoint.pack_state(
+        state, scaler=_Recorder(7), callbacks=[_Recorder(1)], loader=tl
+    )
+    scaler, first, extra = _Recorder(), _Recorder(), _Recorder()
+    fresh = train.TrainState(model, opt, None, train.History(), epochs=3)
+    # a callback added since the checkpoint was written just starts fresh
+    train.checkpoint.restore_state(saved, fresh, scaler=scaler, callbacks=[first, extra], loader=tl)
+    assert scaler.loaded == {"value": 7} and first.loaded == {"value": 1}
+    assert extra.loaded is None and fresh.epoch == 2
+
+    class StatelessOnResume:  # saves a state, but has no load_state_dict
+        def state_dict(self):
+            return {"n": 1}
+
+    train.checkpoint.restore_state(
+        saved, fresh, scaler=None, callbacks=[StatelessOnResume()], loader=tl
+    )
+    # a checkpoint saved without a scaler state (CPU run) restored into a scaler: left alone;
+    # one written before batch losses were saved: an empty list
+    old = {k: v for k, v in saved.items() if k != "batch_loss"} | {"scaler": None}
+    scaler = _Recorder()
+    train.checkpoint.restore_state(old, fresh, scaler=scaler, callbacks=[], loader=tl)
+    assert scaler.loaded is None and fresh.history.batch_loss == []
+
+
+def test_set_rng_state_accepts_lists_restores_cuda_only_with_cuda_and_checks_the_loader(
+    monkeypatch,
+):
+    import random
+
+    loader = datasets.make_loader(datasets.ImageDataset(*tiny_data()), 8, shuffle=True, seed=1)
+    state = train.checkpoint.rng_state(loader)
+    expected = random.random()
+    # a checkpoint read back through JSON-like containers gives lists where getstate had tuples
+    version, internal, gauss = state["python"]
+    state["python"] = [version, list(internal), gauss]
+    calls = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", calls.append)
+    state["cuda"] = [torch.zeros(4, dtype=torch.uint8)]  # saved on a GPU machine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    train.checkpoint.set_rng_state(state, loader)
+    assert random.random() == expected and calls == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    train.checkpoint.set_rng_state(state, loader)
+    assert len(calls) == 1 and calls[0] is state["cuda"]
+    state["loader"] = []
+    with pytest.raises(ValueError) as info:
+        train.checkpoint.set_rng_state(state, loader)
+    assert str(info.value) == (
+        "train_loader has 1 random generator(s) but the checkpoint saved 0; resume with a "
+        "loader built the same way"
+    )
+
+
+def test_pack_state_writes_the_documented_format():
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=3)
+    saved = train.checkpoint.pack_state(state, scaler=None, callbacks=[], loader=tl)
+    assert saved["format"] == train.checkpoint.FORMAT == 1
+    assert sorted(saved) == sorted(
+        [
+            "format",
+            "epoch",
+            "stopped",
+            "model",
+            "optimizer",
+            "scheduler",
+            "scaler",
+            "callbacks",
+            "history",
+            "batch_loss",
+            "rng",
+        ]
+    )
+    assert saved["scaler"] is None and saved["scheduler"] is None
+    assert saved["stopped"] is False and saved["epoch"] == 0  # a fresh TrainState
+
+
+def test_load_checkpoint_unpickles_only_tensors_and_plain_containers(tmp_path):
+    import pickle
+
+    path = train.save_checkpoint(tmp_path / "obj.pt", {"cb": _Recorder(3)})
+    with pytest.raises(pickle.UnpicklingError):
+        train.load_checkpoint(path)
+
+
+def test_loader_generators_are_found_wherever_the_loader_keeps_them():
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+    find = train.checkpoint._loader_generators
+    ds = TensorDataset(torch.arange(6.0))
+    g1, g2, g3 = torch.Generator(), torch.Generator(), torch.Generator()
+    assert find([]) == []  # a plain list of batches has no generator
+    shuffled = DataLoader(ds, batch_size=2, shuffle=True, generator=g1)
+    assert [id(g) for g in find(shuffled)] == [id(g1)]  # loader, sampler: one generator, once
+    both = DataLoader(ds, batch_size=2, sampler=RandomSampler(ds, generator=g2), generator=g1)
+    assert [id(g) for g in find(both)] == [id(g1), id(g2)]
+    unbatched = DataLoader(ds, batch_size=None, sampler=RandomSampler(ds, generator=g2))
+    assert [id(g) for g in find(unbatched)] == [id(g2)]
+    custom = DataLoader(ds, batch_sampler=BatchSampler(RandomSampler(ds, generator=g3), 2, False))
+    assert [id(g) for g in find(custom)] == [id(g3)]
+
+    class OwnBatches:  # a batch sampler that shuffles with its own generator
+        generator = g2
+
+        def __iter__(self):
+            return iter([[0, 1]])
+
+        def __len__(self):
+            return 1
+
+    assert [id(g) for g in find(DataLoader(ds, batch_sampler=OwnBatches()))] == [id(g2)]
+
+
+def test_rng_state_keeps_numpy_cached_gaussian_and_cuda_states(monkeypatch):
+    np.random.seed(0)  # noqa: NPY002
+    np.random.normal()  # noqa: NPY002 - leaves a cached second Gaussian (has_gauss = 1)
+    state = train.checkpoint.rng_state([])
+    expected = np.random.normal()  # noqa: NPY002
+    np.random.seed(1)  # noqa: NPY002
+    train.checkpoint.set_rng_state(state, [])
+    assert np.random.normal() == expected  # noqa: NPY002
+    sentinel = [torch.zeros(3, dtype=torch.uint8)]
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: sentinel)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train.checkpoint.rng_state([])["cuda"] == []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train.checkpoint.rng_state([])["cuda"] is sentinel
+
+
+def test_pack_state_stores_none_for_a_callback_without_state(tmp_path):
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=1)
+
+    class Stateless:
+        def on_epoch_end(self, state):
+            pass
+
+    saved = train.checkpoint.pack_state(state, scaler=None, callbacks=[Stateless()], loader=tl)
+    assert saved["callbacks"] == [None]
+    path = train.save_checkpoint(tmp_path / "m.pt", {"w": torch.ones(2)})
+    assert train.load_checkpoint(path, map_location="meta")["w"].is_meta
