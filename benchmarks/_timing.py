@@ -5,6 +5,7 @@
 - :func:`environment` -- one line with versions, thread counts and the load average.
 - :func:`report` -- rows of (name, seconds) with their ratio to a reference time.
 - :func:`compare` -- (name, ours, reference) cases timed in alternation, printed with the ratio.
+- :func:`parse_repeat` -- the benchmarks' one command-line option, ``--repeat N`` (N >= 1).
 
 Why best-of and alternation: the machine may be shared with other work. The fastest run is the
 one least disturbed by it, and timing "ours" and the reference turn about makes both see the
@@ -14,6 +15,7 @@ the load average before and after its runs; report the figures with it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -111,3 +113,13 @@ def compare(
             f"  {name:<34} ours {t_ours * 1e3:9.3f} ms   {label} {t_ref * 1e3:9.3f} ms"
             f"   {t_ours / t_ref:7.2f}x {label}"
         )
+
+
+def parse_repeat(description: str, default: int) -> int:
+    """Parse ``--repeat N`` (timed runs per case, best of; N >= 1) from the command line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeat", type=int, default=default, help="timed runs per case (best of)")
+    repeat = parser.parse_args().repeat
+    if repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {repeat}")
+    return repeat

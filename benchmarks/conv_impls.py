@@ -12,13 +12,11 @@ The naive loop version is timed on a smaller crop and scaled by the number of ou
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import scipy.signal
 import torch
 import torch.nn.functional as F
-from _timing import best_of, best_of_pair, environment, load_average, report
+from _timing import best_of, best_of_pair, environment, load_average, parse_repeat, report
 
 from cnncourse import conv, data
 
@@ -101,15 +99,11 @@ def batch(repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=50, help="timed runs per case (best of)")
-    args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    repeat = parse_repeat(__doc__.splitlines()[0], default=50)
     torch.set_grad_enabled(False)
     print(environment())
-    single_image(args.repeat)
-    batch(args.repeat)
+    single_image(repeat)
+    batch(repeat)
     print(f"\nload average after the runs: {load_average()}")
 
 

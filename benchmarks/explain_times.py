@@ -11,11 +11,10 @@ explanation does not depend on them.
 
 from __future__ import annotations
 
-import argparse
 import warnings
 
 import torch
-from _timing import best_of, best_of_pair, environment, load_average
+from _timing import best_of, best_of_pair, environment, load_average, parse_repeat
 from captum.attr import (
     IntegratedGradients,
     LayerAttribution,
@@ -80,11 +79,7 @@ def cases(model, x, layer):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (best of)")
-    repeat = parser.parse_args().repeat
-    if repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {repeat}")
+    repeat = parse_repeat(__doc__.splitlines()[0], default=5)
     print(environment())
     digits, _ = data.mnist_bundled()
     x = ((torch.tensor(digits[:1], dtype=torch.float32) / 255 - 0.1307) / 0.3081)[:, None]

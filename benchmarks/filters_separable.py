@@ -13,12 +13,10 @@ pixel count. Best-of-N timing: see ``_timing.py``.
 
 from __future__ import annotations
 
-import argparse
-
 import scipy.ndimage as ndi
 import torch
 import torch.nn.functional as F
-from _timing import best_of, environment, load_average
+from _timing import best_of, environment, load_average, parse_repeat
 
 from cnncourse import data, filters
 
@@ -32,11 +30,7 @@ def torch_separable(image_t, kernel_1d):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (best of)")
-    repeat = parser.parse_args().repeat
-    if repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {repeat}")
+    repeat = parse_repeat(__doc__.splitlines()[0], default=5)
     torch.set_grad_enabled(False)
     print(environment())
     image = data.sample_image("camera")  # 512 x 512, float64

@@ -10,12 +10,10 @@ the number of output pixels.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _timing import best_of, compare, environment, load_average
+from _timing import best_of, compare, environment, load_average, parse_repeat
 
 from cnncourse import data, pooling
 
@@ -32,11 +30,7 @@ def torch_grad(fn, xt, g):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30, help="timed runs per case (best of)")
-    repeat = parser.parse_args().repeat
-    if repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {repeat}")
+    repeat = parse_repeat(__doc__.splitlines()[0], default=30)
     torch.set_grad_enabled(False)
     print(environment())
 
