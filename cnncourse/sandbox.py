@@ -324,15 +324,17 @@ def bwrap_command(
         elif path.is_dir():
             cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--ro-bind", "/etc", "/etc"]
+    # The private folders first: a Python or venv that lives below one of them (a checkout in
+    # /tmp, say) is bound on top of the empty tmpfs below, not hidden by it.
+    # Older bubblewrap (< 0.8) has no --size: then only RLIMIT_FSIZE bounds what is written.
+    size = ["--size", str(limits.scratch_bytes)] if "--size" in options else []
+    for folder, mode in (("/tmp", "1777"), (HOME, "0777"), (WORK, "0777")):
+        cmd += [*parents(folder), *(["--perms", mode] if perms else []), *size, "--tmpfs", folder]
     for root in _python_roots():
         if Path(root).exists():
             cmd += [*parents(root), "--ro-bind", root, root]
     for hook in _editable_hooks():
         cmd += ["--ro-bind", "/dev/null", hook]
-    # Older bubblewrap (< 0.8) has no --size: then only RLIMIT_FSIZE bounds what is written.
-    size = ["--size", str(limits.scratch_bytes)] if "--size" in options else []
-    for folder, mode in (("/tmp", "1777"), (HOME, "0777"), (WORK, "0777")):
-        cmd += [*parents(folder), *(["--perms", mode] if perms else []), *size, "--tmpfs", folder]
     cmd += [*parents(MOUNT_PACKAGE), "--ro-bind", str(package), MOUNT_PACKAGE]
     cmd += [*parents(MOUNT_JOB), "--ro-bind", str(job_dir), MOUNT_JOB]
     cmd += [
