@@ -38,6 +38,7 @@ their own notebook only).
 from __future__ import annotations
 
 import copy
+import fcntl
 import functools
 import hashlib
 import json
@@ -184,28 +185,34 @@ def package_copy(source: Path = PACKAGE) -> Path:
     if digest in _COPIES:
         return _COPIES[digest]
     target = _cache_root() / digest
-    if not ((target / "cnncourse").is_dir() and tree_digest(target / "cnncourse") == digest):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=target.parent))
-        for path in _package_files(source):
-            dest = staging / "cnncourse" / path.relative_to(source)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
-        import compileall
-
-        compileall.compile_dir(staging / "cnncourse", quiet=1, workers=1)
-        _matplotlib_cache(staging / "mplconfig")
-        for path in staging.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        staging.chmod(0o755)
-        shutil.rmtree(target, ignore_errors=True)
-        try:
-            staging.rename(target)
-        except OSError:  # another grader built it at the same moment
-            shutil.rmtree(staging, ignore_errors=True)
-        _prune(target.parent, keep=target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time (parallel graders, pytest-xdist workers): without the lock a second
+    # builder could delete a finished copy that another grader's sandbox is using.
+    with open(target.parent / f".{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ((target / "cnncourse").is_dir() and tree_digest(target / "cnncourse") == digest):
+            _build_copy(source, target, digest)
+            _prune(target.parent, keep=target)
     _COPIES[digest] = target
     return target
+
+
+def _build_copy(source: Path, target: Path, digest: str) -> None:
+    """Copy, byte-compile and make read-only the package at ``target`` (through a staging rename)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=target.parent))
+    for path in _package_files(source):
+        dest = staging / "cnncourse" / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+    import compileall
+
+    compileall.compile_dir(staging / "cnncourse", quiet=1, workers=1)
+    _matplotlib_cache(staging / "mplconfig")
+    for path in staging.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    staging.chmod(0o755)
+    shutil.rmtree(target, ignore_errors=True)  # a stale copy whose files no longer match
+    staging.rename(target)
 
 
 def _prune(cache: Path, keep: Path, versions: int = 5, min_age: float = 86_400) -> None:
