@@ -37,14 +37,7 @@ ALL_TESTS = {
     "q5a_conv_params",
     "q5b_lecture_table",
 }
-AFTER_Q3_ANSWER = {
-    "q3_convolve2d",
-    "q4a_conv2d_basic",
-    "q4b_conv2d_bias",
-    "q4c_conv2d_stride_padding",
-    "q5a_conv_params",
-    "q5b_lecture_table",
-}
+AFTER_Q3_ANSWER = {name for name in ALL_TESTS if name >= "q3"}  # tests from question 3 on
 XSS = (
     '<img src="x" onerror="window.__pwned = (window.__pwned || 0) + 1; '
     "document.title = 'pwned'\">"
