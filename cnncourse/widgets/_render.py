@@ -12,6 +12,7 @@ Widgets import only from this module, :mod:`cnncourse.viz` (matplotlib figures) 
 - HTML: :func:`error_html`, :func:`notice_html`, :func:`td` + :func:`html_table`,
   :func:`kernel_html` (heat map with numbers), :func:`colorbar_html`.
 - Layout: :func:`image_widget`, :func:`labelled`.
+- :class:`FriendlyRepr`: the one-line text a notebook shows where the widget is not live.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ from .._validate import check_array, check_choice, check_int
 IMAGE_CMAP = "gray"
 SIGNED_CMAP = "RdBu_r"  # negative blue, zero white, positive red
 SIGNED_PERCENTILE = 99.5
+
+
+class FriendlyRepr:
+    """Mixin for explorers: a readable text where the live widget cannot be shown.
+
+    A saved notebook opened before its cells run (or any front-end without widgets) shows a
+    widget's ``text/plain`` form, which is its ``repr``: by default a raw
+    ``...Explorer(children=(...`` line under prose that says "move the sliders".
+    """
+
+    def __repr__(self) -> str:
+        return "Run this cell to start the explorer; its controls appear here."
 
 
 # ------------------------------------------------------------------------------------ inputs

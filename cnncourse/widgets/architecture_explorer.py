@@ -29,6 +29,7 @@ import torch
 from .. import models, tracer
 from .._validate import check_choice, check_int
 from ..tracer import RFStep, Stage
+from ._render import FriendlyRepr
 
 __all__ = [
     "MAX_INPUT_SIZE",
@@ -199,7 +200,7 @@ def _figure_png(result: ArchitectureResult) -> bytes:
     return buffer.getvalue()
 
 
-class ArchitectureExplorer(widgets.VBox):
+class ArchitectureExplorer(FriendlyRepr, widgets.VBox):
     """Choose a model and an input size; see the summary, the plots and the layer table.
 
     Attributes a test (or a student) can drive: ``model`` (Dropdown of the zoo), ``input_size``

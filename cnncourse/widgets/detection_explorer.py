@@ -25,7 +25,7 @@ import torch
 
 from .. import detect
 from .._validate import check_int
-from ._render import error_html, html_table, png_boxes, td
+from ._render import FriendlyRepr, error_html, html_table, png_boxes, td
 
 __all__ = [
     "COLORS",
@@ -173,7 +173,7 @@ def _fmt(x: float) -> str:
     return "n/a" if np.isnan(x) else f"{x:.2f}"
 
 
-class DetectionExplorer(widgets.VBox):
+class DetectionExplorer(FriendlyRepr, widgets.VBox):
     """Pick a test canvas, slide the score threshold and the NMS IoU threshold.
 
     Attributes a test (or a student) can drive: ``canvas`` (IntSlider), ``score_threshold`` and

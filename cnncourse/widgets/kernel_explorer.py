@@ -76,7 +76,7 @@ def explore(image_name: str = "camera", kernel="identity", size: int = 3) -> np.
 # ------------------------------------------------------------------------------------ view
 
 
-class KernelExplorer(widgets.VBox):
+class KernelExplorer(_render.FriendlyRepr, widgets.VBox):
     """Edit a kernel cell by cell (or pick a preset) and see the filtered photo at once.
 
     Attributes a test (or a student) can drive: ``preset`` (Dropdown, plus ``'custom'`` once a

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import canvases, detect
 from .._validate import check_array, check_int, check_unit_interval
-from ._render import error_html, png_boxes
+from ._render import FriendlyRepr, error_html, png_boxes
 
 __all__ = [
     "COLORS",
@@ -171,7 +171,7 @@ def statuses_at(result: NMSResult, step: int) -> list[str]:
     return status
 
 
-class NMSExplorer(widgets.VBox):
+class NMSExplorer(FriendlyRepr, widgets.VBox):
     """Slide the score and IoU thresholds and step through NMS on a cluster of boxes.
 
     Attributes a test (or a student) can drive: ``canvas`` (IntSlider, which example scene),

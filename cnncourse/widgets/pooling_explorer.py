@@ -424,7 +424,7 @@ def photo_pngs(state: PoolingState, target: int = 256) -> tuple[bytes, bytes]:
 # ------------------------------------------------------------------------------------ view
 
 
-class PoolingExplorer(widgets.VBox):
+class PoolingExplorer(_render.FriendlyRepr, widgets.VBox):
     """Choose a grid or photo, max or average pooling, window size, stride and padding; press
     play to watch the window slide and the output fill in.
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from .. import models, shapes, tracer
 from .._validate import check_choice, check_int
+from ._render import FriendlyRepr
 
 __all__ = [
     "StackSpec",
@@ -200,7 +201,7 @@ def trace_stack(name: str, input_size: int | None = None) -> tracer.ShapeTable:
     return table
 
 
-class ShapeTracer(widgets.VBox):
+class ShapeTracer(FriendlyRepr, widgets.VBox):
     """Choose a stack and an input size; the per-layer table updates.
 
     Attributes a test (or a student) can drive: ``stack`` (Dropdown of :data:`STACKS`),

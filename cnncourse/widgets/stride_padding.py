@@ -312,7 +312,7 @@ def grid_html(state: StrideState, cell_px: int = 18) -> str:
     )
 
 
-class StridePaddingExplorer(widgets.VBox):
+class StridePaddingExplorer(_render.FriendlyRepr, widgets.VBox):
     """Sliders for n, k, p, s, d and a Play button that slides the window over the padded input.
 
     Attributes a test (or a student) can drive: ``size``, ``kernel_size``, ``padding``,
