@@ -15,6 +15,10 @@ input without being flipped. True convolution flips the kernel first. Both are h
   matrix product.
 - :func:`conv2d_backward` -- gradients of :func:`conv2d` for input, weight and bias, with the
   same two steps run backwards.
+- :func:`conv_matrix` -- the layer as one explicit matrix acting on the flattened image (for one
+  channel and stride 1: the doubly block Toeplitz matrix); its transpose is the backward pass.
+- :func:`conv_transpose2d` -- the transposed convolution, as ``F.conv_transpose2d``: multiply by
+  the transpose of :func:`conv_matrix`, which is the input gradient of :func:`conv2d`.
 
 Output sizes come from :func:`cnncourse.shapes.conv_output_size`, whose errors explain the rule.
 """
@@ -36,6 +40,8 @@ __all__ = [
     "col2im",
     "conv2d",
     "conv2d_backward",
+    "conv_matrix",
+    "conv_transpose2d",
 ]
 
 
@@ -348,3 +354,125 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1):
     dcols = weight.reshape(o, -1).T @ g  # (N, C*kh*kw, out_h*out_w)
     dx = col2im(dcols, x.shape[2:], weight.shape[2:], stride, padding, dilation)
     return dx, dw, db
+
+
+def conv_matrix(weight, image_size, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """The convolution layer as one matrix ``M`` acting on a flattened image.
+
+    ``conv2d(x, weight, ...)[n].ravel() == M @ x[n].ravel()`` for every image ``x[n]`` of shape
+    (C, H, W). Row ``(o, i, j)`` of ``M`` holds the filter ``weight[o]`` at the input positions
+    window ``(i, j)`` reads, zeros elsewhere. For one channel, stride 1 and no padding, ``M`` is
+    *doubly block Toeplitz*: viewed as (out_h x H) blocks of shape (out_w, W), block ``(i, r)``
+    depends only on ``r - i`` (it is the Toeplitz matrix of kernel row ``r - i``).
+
+    Parameters
+    ----------
+    weight : array_like, shape (O, C, kh, kw)
+    image_size : int or (int, int)
+        Height and width (H, W) of the input, without padding.
+    stride, padding, dilation : int or (int, int)
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (O * out_h * out_w, C * H * W)
+        Dense, so only for small images (it has one row per output value and one column per
+        input value). ``M.T`` maps an output gradient to the input gradient
+        (:func:`conv_transpose2d`).
+    """
+    weight = check_array("weight", weight, ndim=4)
+    h, w = check_pair("image_size", image_size, minimum=1)
+    o, c, kh, kw = weight.shape
+    x_shape = (1, c, h, w)
+    x, weight, _, (sh, sw), (ph, pw), (dh, dw), (out_h, out_w) = _conv_args(
+        np.zeros(x_shape, dtype=weight.dtype), weight, None, stride, padding, dilation
+    )
+    m = np.zeros((o, out_h * out_w, c, h * w), dtype=np.result_type(weight, np.float64))
+    ii, jj = np.meshgrid(np.arange(out_h), np.arange(out_w), indexing="ij")
+    for a in range(kh):
+        for b in range(kw):
+            # Tap (a, b) of window (i, j) reads input pixel (i s + a d - p, j s + b d - p).
+            r, q = ii * sh + a * dh - ph, jj * sw + b * dw - pw
+            inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)  # taps on the padding read 0
+            out_pos, in_pos = (ii * out_w + jj)[inside], (r * w + q)[inside]
+            m[:, out_pos, :, in_pos] = weight[None, :, :, a, b]
+    return m.reshape(o * out_h * out_w, c * h * w)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1):
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (``groups=1``).
+
+    Every input pixel spreads ``x[n, c_in, i, j] * weight[c_in]`` over the output window that a
+    convolution with the same arguments would have read it from, and overlaps add up. That is
+    multiplication by the transpose of :func:`conv_matrix`, and it is exactly the input gradient
+    of :func:`conv2d`: ``conv_transpose2d(g, w, ...)`` equals ``conv2d_backward(g, x, w, ...)[0]``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, H, W)
+    weight : array_like, shape (C_in, C_out, kh, kw)
+        Laid out as torch's ``ConvTranspose2d.weight``: the shape of a ``Conv2d`` weight that maps
+        C_out channels to C_in.
+    bias : array_like, shape (C_out,), optional
+    stride, padding, dilation : int or (int, int)
+        As the convolution this transposes: stride >= 1, padding >= 0, dilation >= 1.
+    output_padding : int or (int, int)
+        Extra rows/columns at the bottom/right, >= 0 and smaller than the stride or the dilation.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, out_h, out_w)
+        ``out_h = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``
+        (:func:`cnncourse.shapes.conv_transpose_output_size`), likewise ``out_w``.
+    """
+    x = check_array("x", x, ndim=4)
+    weight = check_array("weight", weight, ndim=4)
+    if weight.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"weight has {weight.shape[0]} input channels (shape {weight.shape}) but x has "
+            f"{x.shape[1]} channels (shape {x.shape}); weight must be ({x.shape[1]}, C_out, kh, kw)"
+        )
+    if 0 in weight.shape:
+        raise ValueError(f"weight must have non-zero C_out, kh and kw, got {weight.shape}")
+    stride, padding, dilation, output_padding = (
+        check_pair("stride", stride, minimum=1),
+        check_pair("padding", padding, minimum=0),
+        check_pair("dilation", dilation, minimum=1),
+        check_pair("output_padding", output_padding, minimum=0),
+    )
+    n, c_in, h, w = x.shape
+    c_out, kh, kw = weight.shape[1:]
+    out_size = tuple(
+        shapes.conv_transpose_output_size(
+            x.shape[2 + i],
+            weight.shape[2 + i],
+            stride[i],
+            padding[i],
+            output_padding[i],
+            dilation[i],
+        )
+        for i in range(2)
+    )
+    if bias is not None:
+        bias = check_array("bias", bias, ndim=1)
+        if bias.shape != (c_out,):
+            raise ValueError(f"bias must have shape ({c_out},) to match weight, got {bias.shape}")
+    # The backward pass of conv2d for the input: dcols = W.T @ g, then col2im (see
+    # conv2d_backward); here W is the (C_in, C_out kh kw) matrix of the conv that this transposes.
+    cols = weight.reshape(c_in, -1).T @ x.reshape(n, c_in, h * w)  # (N, C_out*kh*kw, H*W)
+    # col2im onto the full, uncropped output (the conv over it has exactly H x W windows), then
+    # drop `padding` on each side; output_padding keeps that many of the cropped cells at the
+    # bottom/right (zeros where no window reaches, as when output_padding >= stride).
+    full = [
+        (x.shape[2 + i] - 1) * stride[i] + dilation[i] * (weight.shape[2 + i] - 1) + 1
+        for i in range(2)
+    ]
+    y = col2im(cols, full, (kh, kw), stride, 0, dilation)
+    y = np.pad(y, ((0, 0), (0, 0), (0, output_padding[0]), (0, output_padding[1])))
+    y = np.ascontiguousarray(
+        y[:, :, padding[0] : padding[0] + out_size[0], padding[1] : padding[1] + out_size[1]]
+    )
+    if bias is not None:
+        y = y.astype(np.result_type(y, bias), copy=False)
+        y += bias[:, None, None]
+    return y
