@@ -40,6 +40,7 @@ __all__ = [
     "one_of",
     "raises",
     "that",
+    "predict",
 ]
 
 # Captured at import time: later monkeypatching of numpy in the notebook does not reach these.
@@ -315,6 +316,59 @@ def that(
             lines.append(f"got:      {got}")
         _fail(name, lines, hint)
     _ok(name, "holds")
+
+
+def predict(
+    name: str,
+    guess: Any,
+    actual: Any,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    hint: str | None = None,
+) -> None:
+    """Feedback on a prediction in a chapter's "predict, then run" exercise (never raises).
+
+    ``guess`` is the reader's prediction (``None`` until they write one), ``actual`` what the
+    cell computed. Numbers and arrays compare as :func:`close` does, anything else as
+    :func:`equal`. Prints one line: ✍️ (no prediction yet: write it, run again), ✅ (right) or
+    🔁 (the computed value, and the hint). Unlike the other checks it does not raise: a wrong
+    prediction followed by the right value is the point of the exercise.
+    """
+    if guess is None:
+        _print(f"✍️ {name}: write your prediction first (replace None), then run this cell again")
+        return
+    try:
+        numeric = not isinstance(_plain(actual), (str, bool)) and not isinstance(guess, str)
+        if numeric:
+            g = _to_float_array(name, guess, hint, "your prediction")
+            e = _to_float_array(name, actual, None, "the computed value")
+            right = g.shape == e.shape and bool((_abs(g - e) <= atol + rtol * _abs(e)).all())
+        else:
+            right = _same(_plain(guess), _plain(actual))
+    except (TypeError, CheckFailure):
+        right = False
+    shown = _shown(actual)
+    if right:
+        _ok(name, f"you predicted {shown}, and that is what the cell computed")
+        return
+    lines = [f"🔁 {name}: you predicted {_shown(guess)}; the cell computed {shown}"]
+    if hint:
+        lines.append(f"   why: {hint}")
+    _print("\n".join(lines))
+
+
+def _shown(value: Any) -> str:
+    """A value as the reader should see it: small arrays in full, else a safe description."""
+    try:
+        plain = _plain(value)
+    except TypeError:
+        return _describe(value)
+    if isinstance(plain, tuple) and len(plain) > 16:
+        return _describe(value)
+    if isinstance(plain, tuple) and type(value).__name__ in ("ndarray", "Tensor"):
+        return _format_array(_to_float_array("value", value, None, "value"))
+    return repr(plain)
 
 
 _IMPORT_ATTRS = frozenset(
