@@ -114,6 +114,8 @@ def test_no_internal_references(path):
 _URL = re.compile(r"https?://\S+|\]\([^)]*\)|<[^>]+>")
 _LATEX_SEP = re.compile(r"(?<=\d)(\\,|\{,\}|\\ |,|\u2009|\u202f)(?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"(?<![\w.§])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])")
+# In code and outputs a number may touch letters ("12.5x faster", "conv5", "1e-12").
+_COMPUTED_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def _normalise(text: str) -> str:
@@ -136,8 +138,8 @@ def significant_digits(token: str) -> int:
     return len(digits)
 
 
-def numbers(text: str) -> list[str]:
-    return _NUMBER.findall(_normalise(text))
+def numbers(text: str, pattern: re.Pattern = _NUMBER) -> list[str]:
+    return pattern.findall(_normalise(text))
 
 
 _SCALES = (1, 100, 0.01, 1e3, 1e-3, 1e-6, 1e-9)
@@ -169,7 +171,7 @@ def _computed(nb: dict) -> tuple[set[str], list[float]]:
                     texts.append(_source({"source": out["data"][mime]}))
     tokens = set()
     for text in texts:
-        tokens.update(numbers(text))
+        tokens.update(numbers(text, _COMPUTED_NUMBER))
     return tokens, [float(t) for t in tokens]
 
 
@@ -247,11 +249,11 @@ def test_number_extraction_and_matching():
     assert not appears("0.828", haystack, values)
     nb = {
         "cells": [
-            {"cell_type": "markdown", "source": "It has 1,792 parameters, not 1,793 (1998)."},
+            {"cell_type": "markdown", "source": "1,792 parameters, not 1,793 (1998); 12.5× fewer."},
             {
                 "cell_type": "code",
                 "source": "print(n)",
-                "outputs": [{"output_type": "stream", "text": "1,792\n"}],
+                "outputs": [{"output_type": "stream", "text": "1,792 | 12.5x fewer\n"}],
             },
         ]
     }
