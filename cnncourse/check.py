@@ -331,9 +331,10 @@ def predict(
 
     ``guess`` is the reader's prediction (``None`` until they write one), ``actual`` what the
     cell computed. Numbers and arrays compare as :func:`close` does, anything else as
-    :func:`equal`. Prints one line: ✍️ (no prediction yet: write it, run again), ✅ (right) or
-    🔁 (the computed value, and the hint). Unlike the other checks it does not raise: a wrong
-    prediction followed by the right value is the point of the exercise.
+    :func:`equal`. Prints one line: ✍️ (no prediction yet: write it, run again), ✅ (right, with
+    the computed value) or 🔁 (the prediction, the computed value and the hint). Unlike the other
+    checks it does not raise: a wrong prediction followed by the right value is the point of the
+    exercise.
     """
     if guess is None:
         _print(f"✍️ {name}: write your prediction first (replace None), then run this cell again")
@@ -350,7 +351,7 @@ def predict(
         right = False
     shown = _shown(actual)
     if right:
-        _ok(name, f"you predicted {shown}, and that is what the cell computed")
+        _ok(name, f"right, the cell computed {shown}")
         return
     lines = [f"🔁 {name}: you predicted {_shown(guess)}; the cell computed {shown}"]
     if hint:
@@ -368,6 +369,8 @@ def _shown(value: Any) -> str:
         return _describe(value)
     if isinstance(plain, tuple) and type(value).__name__ in ("ndarray", "Tensor"):
         return _format_array(_to_float_array("value", value, None, "value"))
+    if isinstance(plain, float):
+        return f"{plain:.6g}"
     return repr(plain)
 
 

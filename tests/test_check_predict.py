@@ -14,11 +14,13 @@ def test_no_prediction_yet_asks_for_one(capsys):
 
 def test_right_and_wrong_predictions(capsys):
     check.predict("size", 5, 5)
-    assert capsys.readouterr().out.startswith("✅ size: you predicted 5")
+    assert capsys.readouterr().out.startswith("✅ size: right, the cell computed 5")
     check.predict("size", 4, 5, hint="count the windows")
     out = capsys.readouterr().out
     assert out.startswith("🔁 size: you predicted 4; the cell computed 5")
     assert "why: count the windows" in out
+    check.predict("tiny", 0, 1e-17, atol=1e-12)
+    assert capsys.readouterr().out.strip() == "✅ tiny: right, the cell computed 1e-17"
     check.predict("shape", (2, 3), torch.Size([2, 3]))
     assert capsys.readouterr().out.startswith("✅")
     check.predict("values", [1, 2], np.array([1.0, 2.0000000001]))
