@@ -44,8 +44,8 @@ ALLOWED: dict[str, dict[str, str]] = {
 YEAR = re.compile(r"^(19[5-9]\d|20[0-2]\d)$")  # publication years in citations
 
 TIME_CLAIM = re.compile(
-    r"\b(\d+(\.\d+)?|a|an|one|two|three|four|five|ten|few|a few|several|a couple of)\s+"
-    r"(seconds?|minutes?|hours?)\b",
+    r"\b(?:(?:\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten|few|several|couple of)"
+    r"\s+(?:seconds|minutes|hours)|(?:a|an|one|half an?)\s+(?:minute|hour)|1\s+second)\b",
     re.I,
 )
 
@@ -110,7 +110,7 @@ def test_no_internal_references(path):
 
 # --- numbers --------------------------------------------------------------------------------
 
-_URL = re.compile(r"https?://\S+|\]\([^)]*\)|<[^>]+>")
+_URL = re.compile(r"https?://\S+|\]\([^)]*\)|<[^>]+>|arXiv:\s*\S+", re.I)
 _LATEX_SEP = re.compile(r"(?<=\d)(\\,|\{,\}|\\ |,|\u2009|\u202f)(?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"(?<![\w.§])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])")
 # In code and outputs a number may touch letters ("12.5x faster", "conv5", "1e-12").
@@ -229,6 +229,7 @@ def test_internal_reference_patterns():
 
 
 def test_number_extraction_and_matching():
+    assert numbers("MobileNets (arXiv:1704.04861)") == []
     assert numbers("from 1,792 to 150\\,529\\,000 and 84{,}001×; float32, 3x3, §4.2.2") == [
         "1792",
         "150529000",
@@ -262,4 +263,6 @@ def test_number_extraction_and_matching():
 def test_time_claim_pattern():
     assert TIME_CLAIM.search("trains in about two minutes on two cores")
     assert TIME_CLAIM.search("takes 30 seconds")
+    assert TIME_CLAIM.search("about a minute")
     assert not TIME_CLAIM.search("the timings vary run to run")
+    assert not TIME_CLAIM.search("A second example uses stride 2")
