@@ -28,6 +28,8 @@ Where things are (``from cnncourse import train`` gives every name below)
 - ``history.py``: :class:`History`, :class:`LivePlot` (drawing: :func:`cnncourse.viz.plot_history`).
 - ``recipe.py``: :func:`train_classifier` (the course's SGD + one-cycle recipe),
   :data:`RECIPE_DEFAULTS`, :data:`CLI_MODELS`, :func:`build_model`, :func:`load_trained`.
+- ``losses.py``: :func:`smoothed_cross_entropy` and :func:`smoothed_targets` (label smoothing).
+- ``normalization.py``: :func:`batch_norm2d`, one training-mode step of ``nn.BatchNorm2d`` by hand.
 - ``distributed.py``: training in several processes under ``torchrun`` (DistributedDataParallel):
   :func:`~cnncourse.train.distributed.init`, the sharded loader, all-reduced metrics; the
   command lines for one and several machines.
@@ -52,6 +54,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .epoch import StepSettings, train_one_epoch
 from .history import History, LivePlot
 from .loop import evaluate, fit, format_epoch, predict
+from .losses import smoothed_cross_entropy, smoothed_targets
+from .normalization import BatchNormResult, batch_norm2d
 from .profiles import BUDGETS, PROFILES, budget, device, profile, seed_everything, select_amp
 from .recipe import CLI_MODELS, RECIPE_DEFAULTS, build_model, load_trained, train_classifier
 
@@ -70,6 +74,7 @@ __all__ = [
     "CLI_MODELS",
     "PROFILES",
     "RECIPE_DEFAULTS",
+    "BatchNormResult",
     "BestCheckpoint",
     "Callback",
     "EarlyStopping",
@@ -77,6 +82,7 @@ __all__ = [
     "LivePlot",
     "StepSettings",
     "TrainState",
+    "batch_norm2d",
     "budget",
     "distributed",
     "build_model",
@@ -92,6 +98,8 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "select_amp",
+    "smoothed_cross_entropy",
+    "smoothed_targets",
     "train_classifier",
     "train_one_epoch",
 ]
