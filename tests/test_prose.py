@@ -20,13 +20,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 
-# Chapters another helper is still fixing (issue 14); the lead removes these marks at merge.
-PENDING = {
-    "06": "fixed by helper 14b",
-    "07": "fixed by helper 14c",
-    "08": "fixed by helper 14c",
-}
-
 INTERNAL = [
     (re.compile(r"(?<![\w/])00[0-4]_"), "a source file id"),
     (re.compile(r"\b(book|source|lecture|seed)s?\s+00\d\b", re.I), 'a source number ("book 004")'),
@@ -74,21 +67,8 @@ def _student_files() -> list[Path]:
     return sorted(set(files))
 
 
-def _pending_mark(path: Path):
-    rel = path.relative_to(ROOT)
-    m = re.match(r"chapters/(\d\d)_", rel.as_posix())
-    if m and m.group(1) in PENDING:
-        return pytest.mark.xfail(reason=PENDING[m.group(1)], strict=False)
-    return None
-
-
 def _params(paths):
-    out = []
-    for p in paths:
-        mark = _pending_mark(p)
-        rel = p.relative_to(ROOT).as_posix()
-        out.append(pytest.param(p, id=rel, marks=[mark] if mark else []))
-    return out
+    return [pytest.param(p, id=p.relative_to(ROOT).as_posix()) for p in paths]
 
 
 def internal_references(text: str) -> list[str]:
