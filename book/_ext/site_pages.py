@@ -8,10 +8,6 @@
 - Search: ``cnncourse_search_terms`` (jupyter-book.yml) maps a page to the terms it is *the*
   page for; each becomes a main index entry on the section whose title names it (else the page
   title), which Sphinx's search ranks above every full-text hit.
-- The theme's Font Awesome must not rewrite icons inside saved widgets: it replaced the Play
-  button's ``<i>`` with an ``<svg>`` and the widget's own code then failed ("Cannot set properties
-  of undefined (setting 'className')"). ``observeMutations: false`` confines it to the icons on
-  the page at load, i.e. the theme's own.
 - ``static/site.css`` (phone layout of explorers and code) and ``static/site-a11y.js``
   (accessible names for saved-widget controls, which the ipywidgets HTML manager leaves
   unlabelled) are added to every page.
@@ -28,7 +24,6 @@ from docutils import nodes
 from sphinx import addnodes
 
 NBVAL_LINE = re.compile(r"^[ \t]*#[ \t]*NBVAL_[A-Z_]+[^\n]*\n?", re.M)
-FONT_AWESOME_CONFIG = "window.FontAwesomeConfig = {observeMutations: false};"
 
 
 def strip_nbval(text: str) -> str:
@@ -92,7 +87,6 @@ def setup(app):
     app.connect("builder-inited", _add_static_path)
     app.connect("doctree-read", _strip_nbval_markers)
     app.connect("doctree-read", _add_search_terms)
-    app.add_js_file(None, body=FONT_AWESOME_CONFIG, priority=0)
     app.add_css_file("site.css", priority=900)
     app.add_js_file("site-a11y.js", defer="defer", priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

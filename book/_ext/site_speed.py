@@ -13,6 +13,10 @@ on slow 4G) asked for three things, done here:
    the browser can paint the text before it has downloaded it. The manager reads it from there.
 3. MathJax only on pages whose HTML has math; Sphinx adds it to every page whose toctree
    includes a page with math (the landing page, say). Images below the fold load lazily.
+4. The theme's ``scripts/fontawesome.js`` (1.45 MB, 0.54 MB gzipped, on every page) is dropped:
+   the theme's CSS already draws every Font Awesome icon from the web font. The script only
+   turned the icons into SVG, and in doing so replaced the Play button's ``<i>`` inside saved
+   widgets, whose code then failed ("Cannot set properties of undefined (setting 'className')").
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from pathlib import Path
 LOADER = "widget-loader.js"
 WIDGET_STATE = re.compile(
     r'[ \t]*<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>\n?', re.S
+)
+FONTAWESOME_JS = re.compile(
+    r'[ \t]*<script defer src="[^"]*scripts/fontawesome\.js[^"]*"></script>\n?'
 )
 IMG_TAG = re.compile(r"<img\b(?![^>]*\bloading=)")
 # What MathJax typesets on this site (Sphinx's mathjax3 config): elements of class "math" and
@@ -79,7 +86,7 @@ def _build_finished(app, exception):
         if "_static" in page.parts:
             continue
         text = page.read_text(encoding="utf-8")
-        new = lazy_images(move_widget_state(text))
+        new = FONTAWESOME_JS.sub("", lazy_images(move_widget_state(text)))
         if new != text:
             page.write_text(new, encoding="utf-8")
 
