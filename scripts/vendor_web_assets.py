@@ -1,5 +1,8 @@
 """Vendor the website's JavaScript (MathJax, RequireJS, the ipywidgets HTML manager) from npm.
 
+Also axe-core, the accessibility checker the browser tests inject into each page: it goes to
+`_web/test/`, which the site does not serve.
+
     python scripts/vendor_web_assets.py        # called by `make book`
 
 The built site then loads math and saved widgets from its own `_static/vendor/`, so it works
@@ -19,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # _web/static/vendor/ is served as _static/vendor/; _web/extra/ is copied to the site root.
 WEB = ROOT / "_web"
 # Bump LAYOUT when the folder layout below changes, so existing _web/ folders are redone.
-LAYOUT = 2
+LAYOUT = 3
 PACKAGES = {
     "mathjax": "3.2.2",
     "requirejs": "2.3.8",
     "@jupyter-widgets/html-manager": "1.0.15",
+    # For the browser tests only (tests/browser/test_site_a11y.py), never served.
+    "axe-core": "4.14.1",
 }
 STAMP = WEB / "versions.json"
 MATHJAX_ENTRY = "tex-chtml.js"
@@ -77,6 +82,9 @@ def main() -> int:
             for path in manager.iterdir():
                 if path.suffix in (".woff", ".woff2", ".ttf", ".eot", ".svg"):
                     shutil.copy(path, fonts / path.name)
+        # axe-core: test-only, in _web/test/ (neither html_static_path nor html_extra_path).
+        (staging / "test").mkdir()
+        shutil.copy(modules / "axe-core" / "axe.min.js", staging / "test" / "axe.min.js")
         (staging / "versions.json").write_text(json.dumps(wanted))
         shutil.rmtree(WEB, ignore_errors=True)
         staging.rename(WEB)  # swap in whole: never a half-vendored folder
