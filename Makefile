@@ -18,7 +18,7 @@ PYTEST := OMP_NUM_THREADS=1 IPYTHONDIR="$(CURDIR)/tests/ipython" $(BIN)/pytest -
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 export CNNCOURSE_PROFILE ?= quick
 
-.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book browser mutation clean \
+.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book pdf browser mutation clean \
 	classroom classroom-env classroom-test
 
 lab: setup-lab
@@ -64,6 +64,11 @@ book: setup-test
 	$(BIN)/python scripts/vendor_web_assets.py
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --config jupyter-book.yml --toc _toc.yml -W --keep-going
+
+# The whole book as one PDF (_build/pdf/cnncourse.pdf), printed offline by the system chromium.
+pdf: setup-test
+	$(BIN)/python scripts/vendor_web_assets.py
+	$(BIN)/python scripts/build_pdf.py
 
 # Real-browser tests (Debian chromium + playwright): JupyterLab widgets and the built website.
 browser: setup-test
