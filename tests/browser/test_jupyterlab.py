@@ -85,30 +85,3 @@ def test_kernel_explorer_in_jupyterlab(jupyterlab, page, artifacts):
     assert abs(mean2 - mean1) > 1.0, (mean1, mean2)
     assert explorer.locator(".cnncourse-kernel-preset select").input_value() == "custom"
     explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_custom.png"))
-
-
-def test_stride_padding_explorer_in_jupyterlab(jupyterlab, page, artifacts):
-    run_all_cells(
-        page, jupyterlab, "chapters/03_padding_stride.ipynb", ".cnncourse-stride-explorer"
-    )
-    explorer = page.locator(".cnncourse-stride-explorer").first
-    explorer.scroll_into_view_if_needed()
-    formula = explorer.locator(".cnncourse-formula")
-    warning = explorer.locator(".cnncourse-warning")
-    # The chapter opens it at n=7, k=3, p=0, s=2: the stride tiles, 3 outputs, no warning.
-    assert formula.inner_text().rstrip().endswith("= 3")
-    assert warning.inner_text().strip() == ""
-    explorer.screenshot(path=str(artifacts / "jupyterlab_stride_2.png"))
-
-    # Move the stride slider one step right with the keyboard, as a user would.
-    stride = explorer.locator(".cnncourse-stride-slider", has_text="stride s")
-    handle = stride.locator(".noUi-handle")
-    handle.focus()
-    handle.press("ArrowRight")
-    page.wait_for_function(
-        "el => el.innerText.trim().endsWith('= 2')", arg=formula.element_handle()
-    )
-    assert "/ 3" in formula.inner_text()
-    assert "does not tile" in warning.inner_text()
-    assert stride.locator(".widget-readout").inner_text().strip() == "3"
-    explorer.screenshot(path=str(artifacts / "jupyterlab_stride_3_warning.png"))

@@ -1,0 +1,65 @@
+"""The anywidget explorers in a real JupyterLab, with a kernel: each widget cell run on its own
+in a fresh kernel (it imports what it needs), every control changed once, the output follows,
+bad typed values give a message, and the kernel sees what the page set."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _explorer_drivers import drive_stride_explorer
+
+pytestmark = pytest.mark.browser
+
+
+def run_cell_alone(page, base: str, notebook: str, cell_text: str, ready_selector: str):
+    """Open ``notebook`` on a fresh kernel and run only the code cell containing ``cell_text``."""
+    page.goto(f"{base}/lab/tree/{notebook}")
+    page.locator(".jp-NotebookPanel").first.wait_for(timeout=60_000)
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    page.add_locator_handler(dialog, lambda d: d.get_by_role("button", name="Select").click())
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"\|\s*Idle$")).first.wait_for(timeout=60_000)
+    cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=cell_text))
+    cell = cell.first
+    cell.scroll_into_view_if_needed()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    # the first prompt number of this kernel: the cell ran alone, nothing before it
+    cell.locator(".jp-InputPrompt", has_text="[1]").wait_for(timeout=90_000)
+    explorer = cell.locator(ready_selector).first
+    explorer.wait_for(state="visible", timeout=60_000)
+    return cell, explorer
+
+
+def kernel_says(page, cell, code: str) -> str:
+    """Insert a cell below ``cell``, run ``code`` in the kernel, return its printed output."""
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Escape")  # command mode: b inserts a cell below, Enter edits it
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type(code)
+    page.keyboard.press("Control+Enter")
+    new = page.locator(".jp-Notebook .jp-CodeCell.jp-mod-active").first
+    out = new.locator(".jp-OutputArea-output")
+    out.first.wait_for(timeout=60_000)
+    return out.first.inner_text().strip()
+
+
+def test_stride_padding_explorer_cell_alone(jupyterlab, page, artifacts):
+    cell, explorer = run_cell_alone(
+        page,
+        jupyterlab,
+        "chapters/03_padding_stride.ipynb",
+        "StridePaddingExplorer(",
+        ".cnncourse-stride-explorer",
+    )
+    drive_stride_explorer(page, explorer, shots=artifacts / "lab")
+    # The page's last state reached Python: n=6, k=1, p=1, s=1, d=2 -> 8x8 output.
+    said = kernel_says(
+        page,
+        cell,
+        "print(explorer.size, explorer.kernel_size, explorer.padding, explorer.stride, "
+        "explorer.dilation, explorer.result.output_size, repr(explorer.error))",
+    )
+    assert said == "6 1 1 1 2 8 ''", said
