@@ -83,3 +83,130 @@ def drive_stride_explorer(page, explorer, shots=None):
     explorer.get_by_role("button", name="slide the window").click()  # pause
     if shots:
         explorer.screenshot(path=str(shots / "stride_after.png"))
+
+
+def drive_pooling_explorer(page, explorer, kernel: bool, shots=None):
+    """Every control once on the grids; photos work with a kernel and say why not without."""
+    formula = explorer.locator(".cnncourse-pooling-formula")
+    message = explorer.locator(".cnncourse-pooling-message")
+    grid = explorer.locator(".cnncourse-pooling-grid")
+    window = explorer.locator(".cnncourse-pooling-window-view")
+    wait_text(page, formula, "t => t.includes('step 1 of 4')")  # 4x4, max, window 2, stride 2
+    assert "max = 6" in window.inner_text() and "(4 steps)" in message.inner_text()
+    assert grid.locator(".cnncourse-pooling-current").inner_text() == "6"
+
+    press(slider(explorer, "step"), "ArrowRight")  # the slider counts as the text: 2 of 4
+    wait_text(page, formula, "t => t.includes('step 2 of 4')")
+    assert grid.locator(".cnncourse-pooling-current").inner_text() == "8"
+
+    explorer.get_by_role("combobox", name="pooling").select_option("avg")
+    wait_text(page, window, "t => t.includes('sum 14 / 4 cells = 3.5')")
+    assert "average pooling turns 16 numbers into 4 means" in message.inner_text()
+
+    press(slider(explorer, "window"), "ArrowRight")  # 3x3 windows: one output
+    wait_text(page, formula, "t => t.includes('floor((4 + 2*0 - 3) / 2) + 1 = 1')")
+    press(slider(explorer, "padding"), "ArrowRight")  # padding 1: 2x2 output, 20 pad cells
+    wait_text(page, formula, "t => t.includes('floor((4 + 2*1 - 3) / 2) + 1 = 2')")
+    assert grid.locator(".cnncourse-pooling-pad").count() == 6 * 6 - 16
+    assert grid.locator(".cnncourse-pooling-window").count() == 9
+    press(slider(explorer, "padding"), "ArrowRight")  # 2 > 3 // 2: PyTorch's rule, no stale grid
+    wait_text(page, message, "t => t.includes('padding 2 must be at most half')")
+    assert grid.inner_text().strip() == "" and formula.inner_text().strip() == ""
+    press(slider(explorer, "padding"), "ArrowLeft")
+    wait_text(page, formula, "t => t.includes('+ 2*1 -')")
+
+    explorer.get_by_role("checkbox", name="count_include_pad").uncheck()
+    wait_text(page, window, "t => t.includes('(padding not counted)')")
+    press(slider(explorer, "stride"), "ArrowRight")  # stride 3
+    wait_text(page, formula, "t => t.includes('/ 3) + 1')")
+    explorer.get_by_role("checkbox", name="ceil_mode").check()
+    wait_text(page, formula, "t => t.includes('ceil((4 + 2*1 - 3) / 3)')")
+
+    explorer.get_by_role("combobox", name="input").select_option("5x5 feature map (lecture)")
+    wait_text(page, grid, "t => t.includes('input 5x5')")
+
+    type_into(explorer, "window", "abc")
+    errors = explorer.locator(".cnncourse-input-error")
+    wait_text(page, errors, "t => t.includes('not a whole number')")
+
+    explorer.get_by_role("button", name="slide the window").click()
+    wait_text(page, formula, "t => !t.includes('step 1 of')")
+    explorer.get_by_role("button", name="slide the window").click()
+    if shots:
+        explorer.screenshot(path=str(shots / "pooling_grid.png"))
+
+    explorer.get_by_role("combobox", name="input").select_option("camera")
+    if not kernel:  # the page cannot load a photo: it says so, no stale grid
+        wait_text(page, message, "t => t.includes('run the notebook with a kernel')")
+        assert grid.inner_text().strip() == ""
+        return
+    wait_text(page, message, "t => t.includes('one output row per step')")
+    canvas = explorer.locator("canvas.cnncourse-pooling-input")
+    canvas.wait_for(state="visible")
+    label0 = canvas.get_attribute("aria-label")
+    press(slider(explorer, "step"), "End")
+    page.wait_for_function(
+        "([c, l]) => c.getAttribute('aria-label') !== l", arg=[canvas.element_handle(), label0]
+    )
+    if shots:
+        explorer.screenshot(path=str(shots / "pooling_photo.png"))
+
+
+CANVAS_HASH_JS = "c => c.toDataURL()"
+
+
+def drive_kernel_explorer(page, explorer, kernel: bool, shots=None):
+    """Preset, cell edit, bad text, size, boundary and photo: the output canvas follows."""
+    message = explorer.locator(".cnncourse-kernel-message")
+    out = explorer.locator("canvas.cnncourse-kernel-output")
+    wait_text(page, message, "t => t.startsWith('kernel sum 1; output range [0, 1]')")
+    pic0 = out.evaluate(CANVAS_HASH_JS)
+
+    explorer.get_by_role("combobox", name="preset").select_option("sobel_x")
+    wait_text(page, message, "t => t.startsWith('kernel sum 0;')")
+    cells = explorer.locator("input.cnncourse-kernel-cell")
+    assert [cells.nth(i).input_value() for i in (0, 1, 2)] == ["-1", "0", "1"]
+    pic1 = out.evaluate(CANVAS_HASH_JS)
+    assert pic1 != pic0
+    # the colour bar's end labels and the printed range agree (clipping is said in both)
+    text, bar = message.inner_text(), explorer.locator(".cnncourse-kernel-colorbar").inner_text()
+    if "end colours" in text:
+        assert "≥" in bar and "≤" in bar
+    if shots:
+        explorer.screenshot(path=str(shots / "kernel_sobel.png"))
+
+    cells.nth(4).fill("4")
+    cells.nth(4).press("Enter")
+    wait_text(page, message, "t => t.startsWith('kernel sum 4;')")
+    assert explorer.get_by_role("combobox", name="preset").input_value() == "custom"
+    assert out.evaluate(CANVAS_HASH_JS) != pic1
+
+    cells.nth(0).fill("abc")
+    cells.nth(0).press("Enter")
+    errors = explorer.locator(".cnncourse-input-error")
+    wait_text(page, errors, "t => t.includes(\"'abc' is not a finite number\")")
+
+    explorer.get_by_role("combobox", name="size").select_option("5")
+    page.wait_for_function(
+        "el => el.querySelectorAll('input.cnncourse-kernel-cell').length === 25",
+        arg=explorer.element_handle(),
+    )
+    pic2 = out.evaluate(CANVAS_HASH_JS)
+    explorer.get_by_role("combobox", name="preset").select_option("laplacian")
+    wait_text(page, message, "t => t.startsWith('kernel sum 0;')")
+    pic3 = out.evaluate(CANVAS_HASH_JS)
+    assert pic3 != pic2
+    explorer.get_by_role("combobox", name="boundary").select_option("constant")
+    page.wait_for_function("([c, p]) => c.toDataURL() !== p", arg=[out.element_handle(), pic3])
+
+    explorer.get_by_role("combobox", name="photo").select_option("coins")
+    if not kernel:
+        wait_text(page, message, "t => t.includes('run the notebook with a kernel')")
+        return
+    page.wait_for_function(
+        "c => c.width === 384",
+        arg=explorer.locator("canvas.cnncourse-kernel-input").element_handle(),
+    )
+    wait_text(page, message, "t => t.startsWith('kernel sum 0;')")
+    if shots:
+        explorer.screenshot(path=str(shots / "kernel_coins.png"))

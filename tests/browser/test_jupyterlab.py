@@ -53,35 +53,3 @@ def wait_for_new_src(page, img, old_src: str):
         "([i, s]) => i.src !== s && i.complete", arg=[img.element_handle(), old_src]
     )
     return img.get_attribute("src")
-
-
-def test_kernel_explorer_in_jupyterlab(jupyterlab, page, artifacts):
-    run_all_cells(page, jupyterlab, "chapters/01_convolution.ipynb", ".cnncourse-kernel-explorer")
-    explorer = page.locator(".cnncourse-kernel-explorer").first
-    explorer.scroll_into_view_if_needed()
-    img = explorer.locator("img.cnncourse-kernel-output")
-    img.wait_for(state="visible")
-    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
-    src0 = img.get_attribute("src")
-    mean0 = img.evaluate(IMAGE_MEAN_JS)
-    explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_identity.png"))
-
-    # Choose the Sobel-x preset: the cells and the output change.
-    explorer.locator(".cnncourse-kernel-preset select").select_option("sobel_x")
-    src1 = wait_for_new_src(page, img, src0)
-    mean1 = img.evaluate(IMAGE_MEAN_JS)
-    cells = explorer.locator(".cnncourse-kernel-cell input")
-    assert cells.count() == 9
-    assert [cells.nth(i).input_value() for i in (0, 1, 2)] == ["-1", "0", "1"]
-    assert abs(mean1 - mean0) > 1.0, (mean0, mean1)
-    explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_sobel_x.png"))
-
-    # Edit the centre value: the preset becomes 'custom' and the output changes again.
-    centre = cells.nth(4)
-    centre.fill("4")
-    centre.press("Enter")
-    wait_for_new_src(page, img, src1)
-    mean2 = img.evaluate(IMAGE_MEAN_JS)
-    assert abs(mean2 - mean1) > 1.0, (mean1, mean2)
-    assert explorer.locator(".cnncourse-kernel-preset select").input_value() == "custom"
-    explorer.screenshot(path=str(artifacts / "jupyterlab_kernel_custom.png"))

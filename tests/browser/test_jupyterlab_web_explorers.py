@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from _explorer_drivers import drive_stride_explorer
+from _explorer_drivers import drive_kernel_explorer, drive_pooling_explorer, drive_stride_explorer
+
+from cnncourse.widgets import pooling_explorer as pe
 
 pytestmark = pytest.mark.browser
 
@@ -63,3 +65,39 @@ def test_stride_padding_explorer_cell_alone(jupyterlab, page, artifacts):
         "explorer.dilation, explorer.result.output_size, repr(explorer.error))",
     )
     assert said == "6 1 1 1 2 8 ''", said
+
+
+def test_pooling_explorer_cell_alone(jupyterlab, page, artifacts):
+    cell, explorer = run_cell_alone(
+        page,
+        jupyterlab,
+        "chapters/04_pooling.ipynb",
+        "PoolingExplorer()",
+        ".cnncourse-pooling-explorer",
+    )
+    drive_pooling_explorer(page, explorer, kernel=True, shots=artifacts / "lab")
+    said = kernel_says(
+        page, cell, "print(explorer.source, explorer.result.output.shape, explorer.result.step)"
+    )
+    # the page's last settings (avg, window 3, stride 3, padding 1, ceil_mode, padding not
+    # counted, the last step) reached Python
+    want = pe.explore("camera", "avg", 3, 3, 1, True, False)
+    assert said == f"camera {want.output.shape} {want.n_steps - 1}", said
+
+
+def test_kernel_explorer_cell_alone(jupyterlab, page, artifacts):
+    cell, explorer = run_cell_alone(
+        page,
+        jupyterlab,
+        "chapters/01_convolution.ipynb",
+        "KernelExplorer(",
+        ".cnncourse-kernel-explorer",
+    )
+    drive_kernel_explorer(page, explorer, kernel=True, shots=artifacts / "lab")
+    said = kernel_says(
+        page,
+        cell,
+        "print(explorer.image, explorer.preset, explorer.boundary, explorer.kernel.shape, "
+        "explorer.result.shape)",
+    )
+    assert said == "coins laplacian constant (5, 5) (303, 384)", said

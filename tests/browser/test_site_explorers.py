@@ -7,7 +7,7 @@ controls a reader uses (tests/browser/_explorer_drivers.py) and asserts the outp
 from __future__ import annotations
 
 import pytest
-from _explorer_drivers import drive_stride_explorer
+from _explorer_drivers import drive_kernel_explorer, drive_pooling_explorer, drive_stride_explorer
 
 pytestmark = pytest.mark.browser
 
@@ -39,4 +39,16 @@ def open_chapter(page, site, chapter: str, selector: str):
 def test_stride_padding_explorer_live_on_the_site(site, page, artifacts):
     explorer, problems = open_chapter(page, site, "03_padding_stride", ".cnncourse-stride-explorer")
     drive_stride_explorer(page, explorer, shots=artifacts / "site")
+    assert problems == []
+
+
+def test_pooling_explorer_live_on_the_site(site, page, artifacts):
+    explorer, problems = open_chapter(page, site, "04_pooling", ".cnncourse-pooling-explorer")
+    drive_pooling_explorer(page, explorer, kernel=False, shots=artifacts / "site")
+    assert problems == []
+
+
+def test_kernel_explorer_live_on_the_site(site, page, artifacts):
+    explorer, problems = open_chapter(page, site, "01_convolution", ".cnncourse-kernel-explorer")
+    drive_kernel_explorer(page, explorer, kernel=False, shots=artifacts / "site")
     assert problems == []

@@ -164,3 +164,48 @@ function keepKeys(el) {
     if (event.target instanceof HTMLInputElement) event.stopPropagation();
   });
 }
+
+function checkBool(name, value) {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${name} must be True or False, got ${pyRepr(value)} (${pyTypeName(value)})`);
+  }
+  return value;
+}
+
+function checkChoice(name, value, choices) {
+  if (!choices.includes(value)) {
+    throw new ValueError(`${name} must be one of ${choices.map(pyRepr).join(", ")}; got ${pyRepr(value)}`);
+  }
+  return value;
+}
+
+// v.toExponential(d) as [mantissa, exponent], but exact ties round to even digits, as Python's
+// formatting does (JavaScript rounds them up: 0.8125 -> "8.13e-1" where Python says 0.812).
+function roundedExp(v, d) {
+  const [m, e] = v.toExponential(d).split("e");
+  const [fm, fe] = Math.abs(v).toExponential(100).split("e");  // exact for the values shown
+  const digits = fm.replace(".", "");
+  if (/^50*$/.test(digits.slice(d + 1)) && Number(digits[d]) % 2 === 0) {
+    const kept = digits[0] + (d ? "." + digits.slice(1, d + 1) : "");
+    return [(v < 0 ? "-" : "") + kept, Number(fe)];
+  }
+  return [m, Number(e)];
+}
+
+// Python's format(v, ".<prec>g").
+function formatG(v, prec) {
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  const [mant, exp] = roundedExp(v, prec - 1);
+  const strip = (s) => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
+  if (exp < -4 || exp >= prec) {
+    const e = Math.abs(exp) < 10 ? `0${Math.abs(exp)}` : String(Math.abs(exp));
+    return `${strip(mant)}e${exp < 0 ? "-" : "+"}${e}`;
+  }
+  const neg = mant.startsWith("-");
+  const digits = mant.replace("-", "").replace(".", "");
+  const text = exp >= 0
+    ? digits.slice(0, exp + 1).padEnd(exp + 1, "0") + (digits.length > exp + 1 ? "." + digits.slice(exp + 1) : "")
+    : "0." + "0".repeat(-exp - 1) + digits;
+  return (neg ? "-" : "") + strip(text);
+}

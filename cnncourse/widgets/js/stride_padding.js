@@ -189,7 +189,7 @@ function render({ model, el }) {
   const formula = h("div", { class: "cnncourse-formula" });
   const warning = h("div", { class: "cnncourse-warning" });
   const grid = h("div", { class: "cnncourse-grid", style: "overflow-x:auto" });
-  const playRow = h("div", { style: "display:flex;align-items:center;gap:8px;flex-wrap:wrap" }, [play.button, stepControl.row]);
+  const playRow = h("div", { style: "display:flex;align-items:center;gap:8px" }, [play.button, stepControl.row]);
   el.append(h("div", {}, [...CONFIG.map((c) => controls[c].row), playRow, message]), formula, warning, grid);
 
   const update = () => {
