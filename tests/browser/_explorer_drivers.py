@@ -7,6 +7,8 @@ the same expected outputs, since the page computes both.
 
 from __future__ import annotations
 
+import re
+
 
 def wait_text(page, locator, js_predicate: str):
     """Wait until ``js_predicate`` (a function of the element's innerText) is true."""
@@ -210,3 +212,47 @@ def drive_kernel_explorer(page, explorer, kernel: bool, shots=None):
     wait_text(page, message, "t => t.startsWith('kernel sum 0;')")
     if shots:
         explorer.screenshot(path=str(shots / "kernel_coins.png"))
+
+
+def drive_nms_explorer(page, explorer, shots=None):
+    """Thresholds, steps, canvas and bad text: the boxes and the text follow (no kernel needed:
+    every saved scene travels with the page)."""
+    info = explorer.locator(".cnncourse-nms-info")
+    view = explorer.locator("canvas.cnncourse-nms-view")
+    wait_text(page, info, "t => t.includes('NMS keeps')")
+    assert "Step " in info.inner_text()  # opens at the end: every box decided
+    pic0 = view.evaluate(CANVAS_HASH_JS)
+
+    press(slider(explorer, "step"), "Home")
+    wait_text(page, info, "t => t.includes('Step 0: nothing decided yet. Press play.')")
+    press(slider(explorer, "step"), "ArrowRight")
+    wait_text(page, info, "t => t.includes('Step 1/')")
+    # the text names boxes by the labels drawn on them: "keep box #13 ... suppress #17 ..."
+    assert "keep box #" in info.inner_text()
+    assert view.evaluate(CANVAS_HASH_JS) != pic0
+    if shots:
+        explorer.screenshot(path=str(shots / "nms_step1.png"))
+
+    press(slider(explorer, "IoU > (%)"), "End")  # 1.0: nothing is suppressed
+    wait_text(page, info, "t => /candidates; NMS keeps (\\d+)/.test(t)")
+    text = info.inner_text()
+    n_cand, n_keep = re.search(r"(\d+) candidates; NMS keeps (\d+)", text).groups()
+    assert n_cand == n_keep, text
+    press(slider(explorer, "score > (%)"), "End")  # 1.0: no candidates, no "press play"
+    wait_text(page, info, "t => t.includes('No candidates')")
+    assert "Press play" not in info.inner_text()
+    press(slider(explorer, "score > (%)"), "Home")
+    wait_text(page, info, "t => !t.includes('No candidates')")
+
+    before = view.evaluate(CANVAS_HASH_JS)
+    press(slider(explorer, "canvas"), "ArrowRight")
+    page.wait_for_function("([c, p]) => c.toDataURL() !== p", arg=[view.element_handle(), before])
+
+    type_into(explorer, "IoU > (%)", "abc")
+    errors = explorer.locator(".cnncourse-input-error")
+    wait_text(page, errors, "t => t.includes('not a whole number')")
+
+    press(slider(explorer, "step"), "Home")
+    explorer.get_by_role("button", name="step through NMS").click()
+    wait_text(page, info, "t => t.includes('Step 1/') || t.includes('Step 2/')")
+    explorer.get_by_role("button", name="step through NMS").click()

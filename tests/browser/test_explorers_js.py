@@ -16,6 +16,7 @@ import pytest
 from cnncourse import filters
 from cnncourse.widgets import _render
 from cnncourse.widgets import kernel_explorer as ke
+from cnncourse.widgets import nms_explorer as ne
 from cnncourse.widgets import pooling_explorer as pe
 from cnncourse.widgets import stride_padding as sp
 
@@ -268,3 +269,63 @@ def test_kernel_js_equals_python(blank):
             want,
         )
     assert n_ok >= 150 and len(cases) - n_ok >= 30, n_ok
+
+
+# ------------------------------------------------------------------------------ NMS
+
+
+def nms_py(boxes, scores, st, it, step):
+    r = ne.explore(np.array(boxes, dtype=float).reshape(-1, 4), np.array(scores, float), st, it)
+    steps = [
+        {"kept": d.kept, "suppressed": list(d.suppressed), "ious": list(d.ious)} for d in r.steps
+    ]
+    statuses = ne.statuses_at(r, step)
+    return {
+        "below": r.below.tolist(),
+        "steps": steps,
+        "keep": r.keep.tolist(),
+        "statuses": statuses,
+    }
+
+
+def nms_cases(seed: int = 4, n: int = N_CASES) -> list[list]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for t in range(n):
+        if t % 3 == 0:  # the explorer's own saved scenes
+            _, boxes, scores = ne.example_scene(t // 3 % 20)
+        else:  # random clusters, with tied scores
+            m = int(rng.integers(0, 15))
+            xy = rng.uniform(0, 40, size=(m, 2))
+            wh = rng.uniform(0, 20, size=(m, 2)) * (rng.random((m, 1)) > 0.05)  # some empty
+            boxes = np.round(np.concatenate([xy, xy + wh], 1), 1)
+            scores = np.round(rng.uniform(0, 1, m), 1)
+        st, it = float(np.round(rng.uniform(0, 1), 2)), float(np.round(rng.uniform(0, 1), 2))
+        if rng.random() < 0.1:
+            st = [1.5, -0.1, "a", True][rng.integers(4)]
+        if rng.random() < 0.1:
+            it = [2.0, -1.0, "0.5", False][rng.integers(4)]
+        if rng.random() < 0.05 and len(scores):
+            scores = scores[:-1]
+        cases.append([boxes.tolist(), scores.tolist(), st, it, int(rng.integers(0, 8))])
+    return cases
+
+
+def test_nms_js_equals_python(blank):
+    cases = nms_cases()
+    blank.evaluate(IMPORT_JS, _render.esm("nms_explorer"))
+    got = blank.evaluate(
+        """cases => cases.map(([b, s, st, it, step]) => {
+          try {
+            const r = window.mod.explore(b, s, st, it);
+            const statuses = window.mod.statusesAt(r, s.length, step);
+            return {ok: {below: r.below, steps: r.steps, keep: r.keep, statuses}};
+          } catch (e) { return {err: e.name, msg: e.message}; }
+        })""",
+        cases,
+    )
+    want = run_python(nms_py, cases)
+    for args, g, w in zip(cases, got, want, strict=True):
+        assert g == w, args[2:]
+    n_ok = sum("ok" in w for w in want)
+    assert n_ok >= 100 and len(cases) - n_ok >= 40, n_ok

@@ -7,7 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from _explorer_drivers import drive_kernel_explorer, drive_pooling_explorer, drive_stride_explorer
+from _explorer_drivers import (
+    drive_kernel_explorer,
+    drive_nms_explorer,
+    drive_pooling_explorer,
+    drive_stride_explorer,
+)
 
 from cnncourse.widgets import pooling_explorer as pe
 
@@ -16,13 +21,15 @@ pytestmark = pytest.mark.browser
 
 def run_cell_alone(page, base: str, notebook: str, cell_text: str, ready_selector: str):
     """Open ``notebook`` on a fresh kernel and run only the code cell containing ``cell_text``."""
-    page.goto(f"{base}/lab/tree/{notebook}")
-    page.locator(".jp-NotebookPanel").first.wait_for(timeout=60_000)
+    # ?reset: a fresh workspace, not the tabs an earlier test left open
+    page.goto(f"{base}/lab/tree/{notebook}?reset")
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
+    panel.wait_for(timeout=60_000)
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     page.add_locator_handler(dialog, lambda d: d.get_by_role("button", name="Select").click())
-    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for(timeout=60_000)
+    panel.locator(".jp-Cell").nth(1).wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"\|\s*Idle$")).first.wait_for(timeout=60_000)
-    cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=cell_text))
+    cell = panel.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=cell_text))
     cell = cell.first
     cell.scroll_into_view_if_needed()
     cell.locator(".jp-InputArea-editor").click()
@@ -42,7 +49,7 @@ def kernel_says(page, cell, code: str) -> str:
     page.keyboard.press("Enter")
     page.keyboard.type(code)
     page.keyboard.press("Control+Enter")
-    new = page.locator(".jp-Notebook .jp-CodeCell.jp-mod-active").first
+    new = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell.jp-mod-active").first
     out = new.locator(".jp-OutputArea-output")
     out.first.wait_for(timeout=60_000)
     return out.first.inner_text().strip()
@@ -101,3 +108,18 @@ def test_kernel_explorer_cell_alone(jupyterlab, page, artifacts):
         "explorer.result.shape)",
     )
     assert said == "coins laplacian constant (5, 5) (303, 384)", said
+
+
+def test_nms_explorer_cell_alone(jupyterlab, page, artifacts):
+    cell, explorer = run_cell_alone(
+        page,
+        jupyterlab,
+        "chapters/08_detection.ipynb",
+        "NMSExplorer()",
+        ".cnncourse-nms-explorer",
+    )
+    drive_nms_explorer(page, explorer, shots=artifacts / "lab")
+    said = kernel_says(
+        page, cell, "print(nms_widget.canvas, nms_widget.score_threshold, nms_widget.error == '')"
+    )
+    assert said == "1 0.0 True", said

@@ -7,7 +7,12 @@ controls a reader uses (tests/browser/_explorer_drivers.py) and asserts the outp
 from __future__ import annotations
 
 import pytest
-from _explorer_drivers import drive_kernel_explorer, drive_pooling_explorer, drive_stride_explorer
+from _explorer_drivers import (
+    drive_kernel_explorer,
+    drive_nms_explorer,
+    drive_pooling_explorer,
+    drive_stride_explorer,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,4 +56,10 @@ def test_pooling_explorer_live_on_the_site(site, page, artifacts):
 def test_kernel_explorer_live_on_the_site(site, page, artifacts):
     explorer, problems = open_chapter(page, site, "01_convolution", ".cnncourse-kernel-explorer")
     drive_kernel_explorer(page, explorer, kernel=False, shots=artifacts / "site")
+    assert problems == []
+
+
+def test_nms_explorer_live_on_the_site(site, page, artifacts):
+    explorer, problems = open_chapter(page, site, "08_detection", ".cnncourse-nms-explorer")
+    drive_nms_explorer(page, explorer, shots=artifacts / "site")
     assert problems == []
