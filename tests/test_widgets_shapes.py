@@ -226,7 +226,12 @@ def test_shape_tracer_view_driven_by_its_controls():
     w = shape_tracer.ShapeTracer()
     assert "cnncourse-shape-tracer" in w._dom_classes
     assert w.result.total_parameters == 62_958 and "<table" in w.table.value
+    assert (
+        "designed for 3&times;32&times;32 input; traced at 3&times;32&times;32" in w.message.value
+    )
     w.input_size.value = 64  # the head is re-sized: 64 -> 60 -> 30 -> 26 -> 13
+    # the description follows the size (it said "3x32x32" beside "input 3x64x64")
+    assert "traced at 3&times;64&times;64" in w.message.value and "3x32x32" not in w.message.value
     assert w.result[5].output_shape == (1, 16, 13, 13)
     assert w.result[7].parameters == 16 * 13 * 13 * 120 + 120
     w.input_size.value = 8
