@@ -1,4 +1,5 @@
-"""Vendor the website's JavaScript (MathJax, RequireJS, the ipywidgets HTML manager) from npm.
+"""Vendor the website's JavaScript (MathJax, RequireJS, the ipywidgets HTML manager) from npm,
+and anywidget's AMD front-end from its installed Python package.
 
 Also axe-core, the accessibility checker the browser tests inject into each page: it goes to
 `_web/test/`, which the site does not serve.
@@ -34,7 +35,34 @@ STAMP = WEB / "versions.json"
 MATHJAX_ENTRY = "tex-chtml.js"
 
 
+def vendor_anywidget() -> Path:
+    """Copy the installed anywidget's AMD build next to the widget pages (chapters/anywidget.js).
+
+    The explorers are anywidgets: their saved state names the module "anywidget", which the
+    HTML manager asks RequireJS for. With no RequireJS configuration, "anywidget" resolves to
+    ``anywidget.js`` beside the page, so the site serves it at ``chapters/anywidget.js`` (the
+    manager's CDN fallback is never used). The explorers' own code travels in the widget state.
+    The wheel's ``nbextension/index.js`` is ``define(["@jupyter-widgets/base"], ...)``, the
+    module the HTML manager defines; its version is the one that saved the state.
+    """
+    import anywidget
+
+    source = Path(anywidget.__file__).with_name("nbextension") / "index.js"
+    target = WEB / "extra" / "chapters" / "anywidget.js"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    return target
+
+
 def main() -> int:
+    code = vendor_npm()
+    if code == 0:
+        target = vendor_anywidget()
+        print(f"anywidget front-end copied to {target.relative_to(ROOT)}")
+    return code
+
+
+def vendor_npm() -> int:
     wanted = {"layout": LAYOUT, **PACKAGES}
     if STAMP.exists() and json.loads(STAMP.read_text()) == wanted:
         print(f"web assets already vendored in {WEB.relative_to(ROOT)}")

@@ -91,31 +91,35 @@ def test_png_boxes():
 
 def test_nms_explorer_view_follows_its_controls():
     w = ne.NMSExplorer()
+    assert "cnncourse-nms-explorer" in w._dom_classes
+    assert "export default" in w._esm and "function explore(" in w._esm
+    # the page gets the 20 saved scenes from Python: boxes, scores and 8-bit pixels
+    image, boxes, scores = ne.example_scene(3)
+    assert w.scenes[3] == {"boxes": boxes.tolist(), "scores": scores.tolist()}
+    assert len(w.images) == 20 * 64 * 64 and w.image_shape == [64, 64] and w.colors == ne.COLORS
     r = w.result
-    assert w.step.value == len(r.steps) == w.play.max and w.message.value == ""
+    assert w.step == len(r.steps) and w.error == ""
     n_keep = len(r.keep)
-    first_png = w.view.value
-    w.iou_threshold.value = 1.0  # nothing overlaps by more than 1: every candidate survives
+    w.iou_threshold = 1.0  # nothing overlaps by more than 1: every candidate survives
     assert len(w.result.keep) == len(w.result.scores) - len(w.result.below) > n_keep
-    w.score_threshold.value = 0.99
-    assert len(w.result.keep) == 0 and "0 candidates" in w.info.value
-    w.score_threshold.value = 0.3
-    w.iou_threshold.value = 0.5
-    w.step.value = 1
-    assert w.statuses.count("current") == 1 and "Step 1/" in w.info.value
-    assert w.view.value != first_png
-    w.step.value = 0
-    assert "current" not in w.statuses and "Step 0" in w.info.value
-    w.canvas.value = 3
-    np.testing.assert_array_equal(w.result.boxes, ne.example_scene(3)[1])
+    w.score_threshold = 0.99
+    assert len(w.result.keep) == 0 and w.step == 0
+    w.score_threshold = 0.3
+    w.iou_threshold = 0.5
+    w.step = 1
+    assert w.statuses.count("current") == 1
+    w.step = 0
+    assert "current" not in w.statuses
+    w.canvas = 3
+    np.testing.assert_array_equal(w.result.boxes, boxes)
 
 
-def test_nms_explorer_shows_errors_instead_of_tracebacks():
+def test_nms_explorer_keeps_errors_instead_of_tracebacks():
     image, boxes, scores = ne.example_scene(0)
     w = ne.NMSExplorer(image, boxes, scores[:-1])
-    assert w.result is None and "scores must have one entry per box" in w.message.value
+    assert w.result is None and "scores must have one entry per box" in w.error
     w = ne.NMSExplorer(image, boxes, scores)
-    assert w.result is not None and w.canvas.layout.display == "none"
+    assert w.result is not None and len(w.scenes) == 1  # one scene: the page hides the slider
 
 
 def test_nms_figure():

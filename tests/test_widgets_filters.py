@@ -48,61 +48,61 @@ def test_bad_inputs_raise():
 def test_explorer_preset_then_cell_edit_updates_result():
     w = ke.KernelExplorer(image="camera", size=3, preset="identity")
     assert "cnncourse-kernel-explorer" in w._dom_classes
-    assert "cnncourse-kernel-preset" in w.preset._dom_classes
-    assert "cnncourse-kernel-output" in w.output_view._dom_classes
-    assert all("cnncourse-kernel-cell" in c._dom_classes for row in w.cells for c in row)
-    np.testing.assert_array_equal(w.result, _render.load_image("camera"))
+    assert "export default" in w._esm and "function filter2d(" in w._esm
+    # the page gets presets, colour maps and the photo's pixels from Python (one copy each)
+    assert w.presets["gaussian"]["5"] == ke._preset_cells("gaussian", 5)
+    assert w.luts["gray"] == _render.lut("gray").ravel().tolist()
+    camera = _render.load_image("camera")
+    assert w.photo_dtype == "uint8" and w.photo_shape == [512, 512]
+    np.testing.assert_array_equal(np.frombuffer(w.photo, np.uint8).reshape(512, 512) / 255, camera)
+    np.testing.assert_array_equal(w.result, camera)
 
-    w.preset.value = "sobel_x"
+    w.preset = "sobel_x"
     np.testing.assert_array_equal(w.kernel, filters.SOBEL_X)
-    np.testing.assert_array_equal(
-        w.result, filters.filter2d(_render.load_image("camera"), filters.SOBEL_X)
-    )
+    np.testing.assert_array_equal(w.result, filters.filter2d(camera, filters.SOBEL_X))
     before = w.result.copy()
-    png_before = w.output_view.value
 
-    w.cells[1][2].value = 5.0  # edit one cell
+    cells = [row[:] for row in w.cells]
+    cells[1][2] = 5.0  # edit one cell, as the page does: new cells and preset 'custom'
+    w.set_trait("cells", cells)
+    w.preset = "custom"
     expected_kernel = np.array(filters.SOBEL_X)
     expected_kernel[1, 2] = 5.0
-    np.testing.assert_array_equal(w.kernel, expected_kernel)
+    np.testing.assert_array_equal(w.kernel, expected_kernel)  # the cells were kept
     assert not np.array_equal(w.result, before)
-    np.testing.assert_array_equal(
-        w.result, filters.filter2d(_render.load_image("camera"), expected_kernel)
-    )
-    assert w.preset.value == "custom"  # the edit is no longer the preset ...
-    np.testing.assert_array_equal(w.kernel, expected_kernel)  # ... and the cells were kept
-    assert w.output_view.value != png_before
-    assert ">5</td>" in w.kernel_view.value
+    np.testing.assert_array_equal(w.result, filters.filter2d(camera, expected_kernel))
 
 
 def test_explorer_size_photo_and_boundary():
     w = ke.KernelExplorer(preset="gaussian")
-    w.size.value = 5
+    w.size = 5
     assert len(w.cells) == 5 and all(len(r) == 5 for r in w.cells)
-    assert w.preset.value == "gaussian"
+    assert w.preset == "gaussian"
     k5 = filters.kernel("gaussian", 5).round(4)  # cells hold 4 decimals
     np.testing.assert_array_equal(w.kernel, k5)
     np.testing.assert_array_equal(w.result, filters.filter2d(_render.load_image("camera"), k5))
 
-    w.image.value = "coins"
-    assert w.result.shape == data.sample_image("coins").shape
+    w.image = "coins"
+    assert w.result.shape == data.sample_image("coins").shape and w.photo_source == "coins"
     np.testing.assert_array_equal(w.result, filters.filter2d(_render.load_image("coins"), k5))
 
-    w.preset.value = "laplacian"
-    w.boundary.value = "wrap"
+    w.preset = "laplacian"
+    w.boundary = "wrap"
     np.testing.assert_allclose(
         w.result, ndi.laplace(_render.load_image("coins"), mode="wrap"), atol=1e-12
     )
+    w.image = "astronaut"  # a colour photo made gray: not k/255, sent as float64
+    assert w.photo_dtype == "float64"
+    x = np.frombuffer(w.photo, "<f8").reshape(w.photo_shape)
+    np.testing.assert_array_equal(x, _render.load_image("astronaut"))
 
 
-def test_explorer_shows_error_instead_of_raising():
+def test_explorer_keeps_the_error_instead_of_raising():
     w = ke.KernelExplorer(preset="box")
-    good = w.result.copy()
-    w.cells[0][0].value = float("nan")
-    assert "finite" in w.message.value
-    np.testing.assert_array_equal(w.result, good)  # last good output kept
-    w.cells[0][0].value = 0.0
-    assert "finite" not in w.message.value
+    w.cells = [[float("nan"), 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    assert w.result is None and "finite" in w.error
+    w.cells = [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    assert w.error == "" and w.result is not None
 
 
 def test_static_figures():

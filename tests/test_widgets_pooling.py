@@ -1,7 +1,6 @@
 """Pooling explorer: pure core against cnncourse.pooling and torch, renderers, the view driven."""
 
 import io
-import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -126,7 +125,7 @@ def test_formula_text():
     s = pe.explore(x, "max", 3, 3, 1, ceil_mode=True)
     assert s.output.shape == (2, 2)
     assert "ceil((5 + 2*1 - 3) / 3) + 1 = 3 - 1 = 2" in pe.formula_text(s)
-    assert "y[0, 0] = max of the window = <b>0</b>" in pe.formula_html(s)
+    assert pe.window_text(s) == "max = 0 (input row 0, column 0: the first maximum wins ties)"
 
 
 def test_bad_arguments_raise_naming_them():
@@ -149,28 +148,13 @@ def test_bad_arguments_raise_naming_them():
 # ----------------------------------------------------------------------------- renderers
 
 
-def _count(cls, text):
-    return len(re.findall(rf'class="[^"]*\b{cls}\b', text))
-
-
-def test_grid_html_marks_window_winner_padding_and_progress():
-    s = pe.explore("4x4 arange(1, 17)", "max", 3, 2, 1, step=1)
-    page = pe.grid_html(s)
-    assert _count("cnncourse-pooling-window", page) == 9
-    assert _count("cnncourse-pooling-winner", page) == 1
-    assert _count("cnncourse-pooling-pad", page) == 6 * 6 - 16
-    assert _count("cnncourse-pooling-current", page) == 1
-    assert _count("cnncourse-pooling-pending", page) == s.n_steps - 2
-    assert "&minus;&infin;" in page
-    avg = pe.grid_html(pe.explore("4x4 arange(1, 17)", "avg", 3, 2, 1))
-    assert _count("cnncourse-pooling-winner", avg) == 0 and "&minus;&infin;" not in avg
-    over = pe.grid_html(pe.explore("5x5 feature map (lecture)", "max", 2, 2, ceil_mode=True))
-    assert _count("cnncourse-pooling-overhang", over) == 6 * 6 - 25
-
-
-def test_window_html_shows_the_arithmetic():
-    assert "max = 6" in pe.window_html(pe.explore())
-    assert "sum 14 / 4 cells = 3.5" in pe.window_html(pe.explore(kind="avg"))
+def test_window_text_shows_the_arithmetic():
+    assert pe.window_text(pe.explore()).startswith("max = 6 (input row 1, column 1")
+    assert pe.window_text(pe.explore(kind="avg")) == "sum 14 / 4 cells = 3.5"
+    s = pe.explore("4x4 arange(1, 17)", "avg", 3, 2, 1, count_include_pad=False)
+    assert pe.window_text(s) == "sum 14 / 4 cells = 3.5 (padding not counted)"
+    s = pe.explore("4x4 arange(1, 17)", "max", 3, 2, 1)
+    assert pe.window_text(s).startswith("max = 6 ")
 
 
 def _decode(png):
@@ -195,63 +179,60 @@ def test_photo_pngs_frame_the_window_and_the_output_cell():
 # ----------------------------------------------------------------------------- the view
 
 
-def test_view_default_and_play():
+def test_view_default_and_steps():
     w = pe.PoolingExplorer()
     assert "cnncourse-pooling-explorer" in w._dom_classes
-    assert "cnncourse-pooling-play" in w.play._dom_classes
+    assert "export default" in w._esm and "function pool(" in w._esm
+    # the page gets the grids from Python (one copy) and the photo names
+    assert w.grids["4x4 arange(1, 17)"] == pe.GRIDS["4x4 arange(1, 17)"].tolist()
+    assert w.photos == list(data.SAMPLE_IMAGES) and w.photo == b""
     np.testing.assert_array_equal(w.result.output, [[6, 8], [14, 16]])
-    assert w.play.max == 3 and w.step.max == 3
-    w.play.value = 3
-    assert w.step.value == 3 and w.result.position == (1, 1) and w.result.value == 16
-    current = re.search(
-        r'class="[^"]*cnncourse-pooling-current[^"]*"[^>]*>([^<]*)<', w.grid_view.value
-    )
-    assert current.group(1) == "16"
-    assert "y[1, 1] = max of the window = <b>16</b>" in w.formula.value
-    w.kind.value = "avg"
+    w.step = 3
+    assert w.result.position == (1, 1) and w.result.value == 16
+    w.kind = "avg"
     np.testing.assert_array_equal(w.result.output, [[3.5, 5.5], [11.5, 13.5]])
-    assert w.play.value == 0 and w.result.step == 0
+    assert w.step == 0 and w.result.step == 0
 
 
 def test_view_controls_change_the_result():
     w = pe.PoolingExplorer(source="5x5 feature map (lecture)", kernel_size=3, stride=1)
     np.testing.assert_array_equal(w.result.output, [[3, 3, 3], [3, 3, 3], [3, 2, 3]])
-    w.stride.value = 2
+    w.stride = 2
     np.testing.assert_array_equal(w.result.output, [[3, 3], [3, 3]])
-    w.padding.value = 1
+    w.padding = 1
     assert w.result.output.shape == (3, 3)
-    w.kind.value = "avg"
-    w.count_include_pad.value = False
+    w.kind = "avg"
+    w.count_include_pad = False
     assert w.result.at(0).value == pytest.approx((3 + 3 + 0 + 0) / 4)
-    w.ceil_mode.value = True
+    w.ceil_mode = True
     assert w.result.ceil_mode
 
 
-def test_view_shows_errors_instead_of_raising():
+def test_view_keeps_errors_instead_of_raising():
     w = pe.PoolingExplorer()
-    w.padding.value = 2  # > kernel_size // 2
-    assert w.result is None
-    assert "padding" in w.message.value and "color:#b00" in w.message.value
-    w.play.value = 0  # stepping while invalid is harmless
-    w.padding.value = 1
-    assert w.result is not None and w.result.output.shape == (3, 3)
-    assert "color:#b00" not in w.message.value
-    w.padding.value = 0
-    w.kernel_size.value = 8  # larger than the 4x4 grid
-    assert w.result is None and "kernel_size" in w.message.value
+    w.padding = 2  # > kernel_size // 2
+    assert w.result is None and "padding 2 must be at most half" in w.error
+    w.padding = 1
+    assert w.result is not None and w.result.output.shape == (3, 3) and w.error == ""
+    w.padding = 0
+    w.kernel_size = 8  # larger than the 4x4 grid
+    assert w.result is None and "kernel_size" in w.error
+    w.kernel_size = 2
+    w.step = 99  # past the end, set from Python: a message
+    assert w.result is None and "step must be < 4" in w.error
 
 
-def test_view_photo_mode():
+def test_view_photo_mode_sends_the_pixels():
     w = pe.PoolingExplorer()
-    w.source.value = "camera"
+    w.source = "camera"
     assert w.result.output.shape == (256, 256)
-    assert w.grid_view.layout.display == "none" and w.photo_view.layout.display is None
-    first = w.input_view.value
-    assert first[:4] == b"\x89PNG"
-    w.play.value = 1000
-    assert w.result.position == (3, 232) and w.input_view.value != first
-    w.source.value = "4x4 arange(1, 17)"
-    assert w.photo_view.layout.display == "none" and w.grid_view.layout.display is None
+    x = np.frombuffer(w.photo, dtype="<f8").reshape(w.photo_shape)
+    np.testing.assert_array_equal(x, pe.load_source("camera"))
+    assert w.photo_source == "camera"
+    w.step = 1000
+    assert w.result.position == (3, 232)
+    w.source = "4x4 arange(1, 17)"  # back to a grid: the photo stays cached, unused
+    assert w.result.output.shape == (2, 2) and w.photo_source == "camera"
 
 
 def test_static_figures():

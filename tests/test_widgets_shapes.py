@@ -84,20 +84,6 @@ def test_explore_examples_and_errors():
         sp.explore(5, 3, padding=1.5)
     # the formula text is shown for invalid configurations too
     assert sp.formula_text(5, 7).endswith("= floor(-2 / 1) + 1 = -1")
-    assert "&lfloor;" in sp.formula_html(5, 3, 1, 2, 1)
-
-
-def test_grid_html_marks_taps_padding_and_unused_cells():
-    state = sp.explore(6, 3, 1, 3, step=0)  # padded 8: (8-3) % 3 = 2 rows never visited
-    page = sp.grid_html(state)
-    assert page.count("&bull;") == 9
-    assert "cnncourse-grid-input" in page and "cnncourse-grid-output" in page
-    assert page.count(sp.COLORS["unused"]) >= 2 * 8 * 2 - 4  # last 2 rows/cols, + legend
-    assert page.count(sp.COLORS["padding"]) > 0
-    with pytest.raises(ValueError, match="cell_px"):
-        sp.grid_html(state, cell_px=1)
-    with pytest.raises(TypeError, match="state"):
-        sp.grid_html({"size": 6})
 
 
 def test_static_figure_has_titles():
@@ -117,31 +103,32 @@ def test_static_figure_has_titles():
 def test_explorer_view_driven_by_its_controls():
     w = sp.StridePaddingExplorer(size=7, kernel_size=3, padding=0, stride=2)
     assert "cnncourse-stride-explorer" in w._dom_classes
-    assert "cnncourse-formula" in w.formula._dom_classes
-    assert "cnncourse-warning" in w.warning._dom_classes
-    assert "cnncourse-grid" in w.grid._dom_classes
-    assert all("cnncourse-stride-slider" in s._dom_classes for s in (w.size, w.stride))
-    assert w.result.output_size == 3 and w.play.max == 8 and w.warning.value == ""
-    assert "<b>3</b>" in w.formula.value
+    # the page's front-end gets the JS port, the slider ranges and colours from Python
+    assert "export default" in w._esm and "function explore(" in w._esm
+    assert w.limits["size"] == list(sp.LIMITS["size"]) and w.colors == sp.COLORS
+    assert w.result.output_size == 3 and w.result.warning == "" and w.error == ""
+    assert repr(w).startswith("Run this cell")
 
-    w.play.value = 5
-    assert (w.result.row, w.result.col) == (1, 2) and w.step_slider.value == 5
+    w.step = 5
+    assert (w.result.row, w.result.col) == (1, 2)
     assert w.result.tap_rows == (2, 3, 4) and w.result.tap_cols == (4, 5, 6)
 
-    w.size.value = 6  # stride 2 no longer tiles 6: warning, animation restarts
-    assert w.play.value == 0 and w.play.max == 3 and w.result.output_size == 2
-    assert "does not tile" in w.warning.value and "Warning" in w.warning.value
+    w.size = 6  # stride 2 no longer tiles 6: warning, animation restarts
+    assert w.step == 0 and w.result.output_size == 2
+    assert "does not tile" in w.result.warning
 
-    w.kernel_size.value = 7  # invalid: the message, no traceback, no grid
+    w.kernel_size = 7  # invalid: the message, no result
     assert w.result is None and "larger than the padded input 6 + 2*0 = 6" in w.error
-    assert "Invalid configuration" in w.warning.value and w.grid.value == ""
-    assert "&minus;" in w.formula.value  # the formula still shows the numbers
 
-    w.padding.value = 1  # 6 + 2 = 8 >= 7: valid again
-    assert w.error == "" and w.result.output_size == 1 and w.grid.value
+    w.padding = 1  # 6 + 2 = 8 >= 7: valid again
+    assert w.error == "" and w.result.output_size == 1
 
-    w.dilation.value = 2  # 2*(7-1)+1 = 13 > 8
+    w.dilation = 2  # 2*(7-1)+1 = 13 > 8
     assert "dilated to 13" in w.error
+
+    w.dilation, w.kernel_size = 1, 3
+    w.step = 1000  # past the last cell (as a kernel user could set it): a message, no crash
+    assert w.result is None and "step must be <" in w.error
 
 
 def test_explorer_rejects_out_of_range_initial_values():
@@ -239,7 +226,12 @@ def test_shape_tracer_view_driven_by_its_controls():
     w = shape_tracer.ShapeTracer()
     assert "cnncourse-shape-tracer" in w._dom_classes
     assert w.result.total_parameters == 62_958 and "<table" in w.table.value
+    assert (
+        "designed for 3&times;32&times;32 input; traced at 3&times;32&times;32" in w.message.value
+    )
     w.input_size.value = 64  # the head is re-sized: 64 -> 60 -> 30 -> 26 -> 13
+    # the description follows the size (it said "3x32x32" beside "input 3x64x64")
+    assert "traced at 3&times;64&times;64" in w.message.value and "3x32x32" not in w.message.value
     assert w.result[5].output_shape == (1, 16, 13, 13)
     assert w.result[7].parameters == 16 * 13 * 13 * 120 + 120
     w.input_size.value = 8

@@ -13,6 +13,7 @@ Widgets import only from this module, :mod:`cnncourse.viz` (matplotlib figures) 
   :func:`kernel_html` (heat map with numbers), :func:`colorbar_html`.
 - Layout: :func:`image_widget`, :func:`labelled`.
 - :class:`FriendlyRepr`: the one-line text a notebook shows where the widget is not live.
+- :func:`esm`: the ES module of an explorer's browser front-end (``js/``), for anywidget.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import html
 import io
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib
@@ -45,6 +47,27 @@ class FriendlyRepr:
 
     def __repr__(self) -> str:
         return "Run this cell to start the explorer; its controls appear here."
+
+
+JS_DIR = Path(__file__).with_name("js")
+
+
+def esm(name: str) -> str:
+    """The ES module of an explorer's browser front-end: ``js/_common.js`` then ``js/<name>.js``.
+
+    anywidget saves this text in the widget state, so the explorer computes in the page on the
+    static website (no kernel) as in JupyterLab; the browser tests load the same text.
+    """
+    path = JS_DIR / f"{check_choice('name', name, _js_modules())}.js"
+    return (
+        (JS_DIR / "_common.js").read_text(encoding="utf-8")
+        + "\n"
+        + path.read_text(encoding="utf-8")
+    )
+
+
+def _js_modules() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in JS_DIR.glob("*.js") if not p.stem.startswith("_")))
 
 
 # ------------------------------------------------------------------------------------ inputs

@@ -4,16 +4,18 @@ Pure core (tested without a browser): :func:`apply_kernel` / :func:`explore` -- 
 image, through :func:`cnncourse.filters.filter2d`. How outputs are coloured, the PNG and HTML
 renderers live in :mod:`cnncourse.widgets._render` (shared with the other widgets).
 
-View: :class:`KernelExplorer`. Static figures for the website: :func:`figure` (several kernels
+View: :class:`KernelExplorer`, an anywidget whose page front-end (``js/kernel_explorer.js``)
+ports the filtering and the colour scale, so it runs without a kernel. Static figures for the website: :func:`figure` (several kernels
 on one photo: kernels above, outputs below) and :func:`state_figure` (one state, as the widget
 shows it).
 """
 
 from __future__ import annotations
 
-import ipywidgets as widgets
+import anywidget
 import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 
 from .. import data, filters, viz
 from .._validate import check_array, check_choice
@@ -76,14 +78,24 @@ def explore(image_name: str = "camera", kernel="identity", size: int = 3) -> np.
 # ------------------------------------------------------------------------------------ view
 
 
-class KernelExplorer(_render.FriendlyRepr, widgets.VBox):
+def _preset_cells(name: str, size: int) -> list[list[float]]:
+    """A preset kernel as the cells show it (rounded to 4 decimals)."""
+    return [[round(float(v), 4) for v in row] for row in filters.kernel(name, size)]
+
+
+class KernelExplorer(_render.FriendlyRepr, anywidget.AnyWidget):
     """Edit a kernel cell by cell (or pick a preset) and see the filtered photo at once.
 
-    Attributes a test (or a student) can drive: ``preset`` (Dropdown, plus ``'custom'`` once a
-    cell is edited), ``image`` (Dropdown of ``data.SAMPLE_IMAGES``), ``size`` (ToggleButtons
-    3 / 5; rebuilds ``cells``), ``cells`` (list of lists of FloatText), ``boundary``;
-    read-only: ``kernel`` (current array), ``result`` (last output array), ``message``
-    (HTML; shows errors instead of a traceback).
+    An anywidget: the page filters with ``js/kernel_explorer.js`` (a port of
+    :func:`apply_kernel` and of the colour scale, proven equal by
+    ``tests/browser/test_explorers_js.py``), so it works on the static website on the photo
+    saved with the page; other photos' pixels come from Python (the ``photo`` trait).
+
+    Traits a test (or a student) can set: ``preset`` (one of :data:`PRESETS`, or ``'custom'``
+    once a cell is edited), ``image`` (one of ``data.SAMPLE_IMAGES``), ``size`` (3 or 5),
+    ``boundary`` and ``cells`` (the kernel, a list of rows). Read-only: ``kernel`` (the cells as
+    an array), ``result`` (the last output array) and ``error`` (the message the page shows
+    for an invalid kernel, or ``''``).
 
     Parameters
     ----------
@@ -95,131 +107,80 @@ class KernelExplorer(_render.FriendlyRepr, widgets.VBox):
         Initial preset, one of :data:`PRESETS`.
     """
 
+    _esm = _render.esm("kernel_explorer")
+    image = traitlets.Unicode("camera").tag(sync=True)
+    size = traitlets.Int(3).tag(sync=True)
+    preset = traitlets.Unicode("sobel_x").tag(sync=True)
+    boundary = traitlets.Unicode("reflect").tag(sync=True)
+    cells = traitlets.List().tag(sync=True)
+    presets = traitlets.Dict().tag(sync=True)
+    images = traitlets.List().tag(sync=True)
+    boundaries = traitlets.List().tag(sync=True)
+    luts = traitlets.Dict().tag(sync=True)
+    photo = traitlets.Bytes(b"").tag(sync=True)
+    photo_source = traitlets.Unicode("").tag(sync=True)
+    photo_shape = traitlets.List().tag(sync=True)
+    photo_dtype = traitlets.Unicode("float64").tag(sync=True)
+
     def __init__(self, image: str = "camera", size: int = 3, preset: str = "sobel_x"):
         check_choice("image", image, data.SAMPLE_IMAGES)
         check_choice("size", size, SIZES)
         check_choice("preset", preset, PRESETS)
-        self._busy = False  # True while we set many cells at once: update once at the end
         self.result: np.ndarray | None = None
-
-        self.preset = widgets.Dropdown(
-            options=(*PRESETS, "custom"), value=preset, description="preset"
+        self.error = ""
+        super().__init__(
+            image=image,
+            size=size,
+            preset=preset,
+            cells=_preset_cells(preset, size),
+            presets={n: {str(k): _preset_cells(n, k) for k in SIZES} for n in PRESETS},
+            images=list(data.SAMPLE_IMAGES),
+            boundaries=list(filters.BOUNDARY_MODES),
+            luts={c: _render.lut(c).ravel().tolist() for c in ("gray", _render.SIGNED_CMAP)},
         )
-        self.preset.add_class("cnncourse-kernel-preset")
-        self.image = widgets.Dropdown(options=data.SAMPLE_IMAGES, value=image, description="photo")
-        self.image.add_class("cnncourse-kernel-image")
-        self.size = widgets.ToggleButtons(
-            options=[("3x3", 3), ("5x5", 5)], value=size, description="size"
-        )
-        self.size.add_class("cnncourse-kernel-size")
-        self.boundary = widgets.Dropdown(
-            options=tuple(filters.BOUNDARY_MODES), value="reflect", description="boundary"
-        )
-        self.message = widgets.HTML()
-        self.message.add_class("cnncourse-kernel-message")
-        self.grid = widgets.GridBox(layout=widgets.Layout(grid_gap="2px"))
-        self.grid.add_class("cnncourse-kernel-grid")
-        self.input_view = _render.image_widget("cnncourse-kernel-input")
-        self.kernel_view = widgets.HTML()
-        self.kernel_view.add_class("cnncourse-kernel-heatmap")
-        self.output_view = _render.image_widget("cnncourse-kernel-output")
-        self.colorbar = widgets.HTML()
-        self.colorbar.add_class("cnncourse-kernel-colorbar")
-        self.cells: list[list[widgets.FloatText]] = []
-        self._build_cells(size)
-
-        controls = widgets.HBox([self.preset, self.image, self.size, self.boundary])
-        panels = widgets.HBox(
-            [
-                _render.labelled("input", self.input_view),
-                _render.labelled("kernel (edit the cells)", self.grid, self.kernel_view),
-                _render.labelled("output", widgets.HBox([self.output_view, self.colorbar])),
-            ],
-            layout=widgets.Layout(align_items="flex-start"),
-        )
-        super().__init__([controls, panels, self.message])
         self.add_class("cnncourse-kernel-explorer")
-
-        self.preset.observe(self._on_preset, names="value")
-        self.image.observe(self._on_image, names="value")
-        self.size.observe(self._on_size, names="value")
-        self.boundary.observe(lambda _: self.update(), names="value")
-        self._on_image()
-        self._set_cells(filters.kernel(preset, size))
-
-    # -- kernel cells
-    def _build_cells(self, size: int) -> None:
-        self.cells = [
-            [widgets.FloatText(value=0.0, layout=widgets.Layout(width="62px")) for _ in range(size)]
-            for _ in range(size)
-        ]
-        for row in self.cells:
-            for cell in row:
-                cell.add_class("cnncourse-kernel-cell")
-                cell.observe(self._on_cell, names="value")
-        self.grid.layout.grid_template_columns = f"repeat({size}, 64px)"
-        self.grid.children = [cell for row in self.cells for cell in row]
-
-    def _set_cells(self, k: np.ndarray) -> None:
-        self._busy = True
-        try:
-            for row, values in zip(self.cells, k, strict=True):
-                for cell, v in zip(row, values, strict=True):
-                    cell.value = round(float(v), 4)
-        finally:
-            self._busy = False
+        self.observe(self._on_preset, names="preset")
+        self.observe(self._on_size, names="size")
+        self.observe(lambda _: self.update(), names=["image", "boundary", "cells"])
         self.update()
 
     @property
     def kernel(self) -> np.ndarray:
         """The kernel currently in the cells, shape (size, size)."""
-        return np.array([[cell.value for cell in row] for row in self.cells], dtype=np.float64)
+        return np.array(self.cells, dtype=np.float64)
 
-    # -- events
     def _on_preset(self, change=None) -> None:
-        if self.preset.value != "custom":
-            self._set_cells(filters.kernel(self.preset.value, self.size.value))
+        if self.preset != "custom":
+            self.cells = _preset_cells(self.preset, self.size)
 
     def _on_size(self, change=None) -> None:
-        self._build_cells(self.size.value)
-        if self.preset.value == "custom":
-            self.preset.value = "identity"  # triggers _set_cells
+        if self.preset == "custom":
+            self.preset = "identity"  # observed: new cells
         else:
             self._on_preset()
 
-    def _on_image(self, change=None) -> None:
-        self.input_view.value = _render.png_gray(_render.load_image(self.image.value))
-        self.update()
-
-    def _on_cell(self, change) -> None:
-        if self._busy:
+    def _send_photo(self) -> None:
+        """Give the page the current photo's pixels: one byte each when they are k/255."""
+        if self.photo_source == self.image:
             return
-        if self.preset.value != "custom":
-            self._busy = True  # switching the label to 'custom' must not reset the cells
-            try:
-                self.preset.value = "custom"
-            finally:
-                self._busy = False
-        self.update()
+        x = _render.load_image(self.image)
+        levels = np.round(x * 255)
+        exact = bool(np.all(levels / 255 == x))
+        with self.hold_sync():
+            if exact:
+                self.photo, self.photo_dtype = levels.astype(np.uint8).tobytes(), "uint8"
+            else:
+                self.photo, self.photo_dtype = x.astype("<f8").tobytes(), "float64"
+            self.photo_shape = list(x.shape)
+            self.photo_source = self.image
 
     def update(self) -> None:
-        """Recompute the output from the current cells and redraw (errors go to ``message``)."""
-        if self._busy:
-            return
-        k = self.kernel
+        """Recompute ``result`` (or ``error``) for the current photo, cells and boundary."""
+        self._send_photo()
         try:
-            out = apply_kernel(self.image.value, k, self.boundary.value)
+            self.result, self.error = apply_kernel(self.image, self.kernel, self.boundary), ""
         except (ValueError, TypeError) as err:
-            self.message.value = _render.error_html(str(err))
-            return
-        self.result = out
-        vmin, vmax, cmap = _render.display_range(k, out)
-        self.output_view.value = _render.png_gray(out, vmin, vmax, cmap)
-        self.kernel_view.value = _render.kernel_html(k)
-        self.colorbar.value = _render.colorbar_html(vmin, vmax, cmap)
-        self.message.value = (
-            f"kernel sum {k.sum():.3g}; output range [{out.min():.3g}, {out.max():.3g}]"
-        )
+            self.result, self.error = None, str(err)
 
 
 # --------------------------------------------------------------------------- static figures

@@ -11,24 +11,24 @@ Pure core (tested without a browser):
 - :func:`statuses_at` -- the status of every box after ``t`` steps (below the score threshold,
   waiting, kept, suppressed, or the box being kept at this step).
 
-Boxes are drawn with :func:`cnncourse.widgets._render.png_boxes`.
-
-View: :class:`NMSExplorer` (score and IoU sliders, ``Play`` to step through). Static figure for
-the website: :func:`nms_figure`.
+View: :class:`NMSExplorer`, an anywidget whose page front-end (``js/nms_explorer.js``) ports
+:func:`explore` and :func:`statuses_at` and draws the boxes (labelled with the numbers its text
+names), so it runs without a kernel. Static figure: :func:`nms_figure`.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from functools import lru_cache
 
-import ipywidgets as widgets
+import anywidget
 import numpy as np
+import traitlets
 
 from .. import canvases, detect
 from .._validate import check_array, check_int, check_unit_interval
-from ._render import FriendlyRepr, error_html, png_boxes
+from ._render import FriendlyRepr
+from ._render import esm as _render_esm
 
 __all__ = [
     "COLORS",
@@ -40,14 +40,17 @@ __all__ = [
     "nms_figure",
 ]
 
-#: Colour of each status, shared by the widget and the static figure.
+#: Colour of each status, shared by the widget and the static figure: Okabe-Ito colours that
+#: stay apart under colour blindness (kept blue, suppressed vermillion), plus a second cue:
+#: kept boxes are thick, suppressed ones dashed, boxes below the threshold dotted.
 COLORS = {
-    "below": "#9e9e9e",  # under the score threshold: never considered
-    "waiting": "#ffca28",
-    "current": "#00e5ff",
-    "kept": "#66bb6a",
-    "suppressed": "#ef5350",
+    "below": "#999999",  # under the score threshold: never considered
+    "waiting": "#e69f00",
+    "current": "#56b4e9",
+    "kept": "#0072b2",
+    "suppressed": "#d55e00",
 }
+LINESTYLES = {"below": ":", "waiting": "-", "current": "-", "kept": "-", "suppressed": "--"}
 
 
 @dataclass(frozen=True)
@@ -171,21 +174,40 @@ def statuses_at(result: NMSResult, step: int) -> list[str]:
     return status
 
 
-class NMSExplorer(FriendlyRepr, widgets.VBox):
+def _display_pixels(image) -> np.ndarray:
+    """A scene's image in [0, 1] as the 8-bit gray levels the page draws."""
+    return np.clip(np.asarray(image, dtype=np.float64) * 255, 0, 255).astype(np.uint8)
+
+
+class NMSExplorer(FriendlyRepr, anywidget.AnyWidget):
     """Slide the score and IoU thresholds and step through NMS on a cluster of boxes.
 
-    Attributes a test (or a student) can drive: ``canvas`` (IntSlider, which example scene),
-    ``score_threshold`` and ``iou_threshold`` (FloatSliders), ``play`` (``ipywidgets.Play``,
-    linked to the ``step`` slider). Read-only: ``result`` (the current :class:`NMSResult`,
-    ``None`` if the settings are invalid), ``statuses`` (per box), ``view`` (PNG image),
-    ``info`` (HTML: what this step decided) and ``message`` (errors instead of a traceback).
-    Colours: :data:`COLORS`.
+    An anywidget: the page runs NMS with ``js/nms_explorer.js`` (a port of :func:`explore` and
+    :func:`statuses_at`, proven equal by ``tests/browser/test_explorers_js.py``), so it works
+    on the static website for every saved scene (the ``scenes`` and ``images`` traits).
+
+    Traits a test (or a student) can set: ``canvas`` (which example scene), ``score_threshold``,
+    ``iou_threshold`` and ``step`` (decisions shown; a new setting jumps to the end). Read-only:
+    ``result`` (the current :class:`NMSResult`, ``None`` if the settings are invalid),
+    ``statuses`` (per box), ``error`` (the message the page shows, or ``''``). Colours:
+    :data:`COLORS` (suppressed boxes are also dashed, kept ones thick).
 
     Parameters
     ----------
     image, boxes, scores : optional
-        A scene of your own; default :func:`example_scene` (the ``canvas`` slider picks it).
+        A scene of your own; default: the 20 :func:`example_scene` canvases.
     """
+
+    _esm = _render_esm("nms_explorer")
+    canvas = traitlets.Int(0).tag(sync=True)
+    score_threshold = traitlets.Float(0.3).tag(sync=True)
+    iou_threshold = traitlets.Float(0.5).tag(sync=True)
+    step = traitlets.Int(0).tag(sync=True)
+    interval = traitlets.Int(900).tag(sync=True)
+    colors = traitlets.Dict().tag(sync=True)
+    scenes = traitlets.List().tag(sync=True)
+    images = traitlets.Bytes(b"").tag(sync=True)
+    image_shape = traitlets.List().tag(sync=True)
 
     def __init__(
         self,
@@ -196,108 +218,56 @@ class NMSExplorer(FriendlyRepr, widgets.VBox):
         iou_threshold: float = 0.5,
         interval: int = 900,
     ):
-        self._custom = image is not None
-        self.scene = (image, boxes, scores) if self._custom else example_scene(0)
+        scenes = [(image, boxes, scores)] if image is not None else [
+            example_scene(i) for i in range(20)
+        ]  # fmt: skip
+        self._scenes = scenes
         self.result: NMSResult | None = None
         self.statuses: list[str] = []
-
-        self.canvas = widgets.IntSlider(value=0, min=0, max=19, description="canvas")
-        self.canvas.add_class("cnncourse-nms-canvas")
-        self.canvas.layout.display = "none" if self._custom else None
-        self.score_threshold = widgets.FloatSlider(
-            value=score_threshold, min=0.0, max=1.0, step=0.01, description="score >"
-        )
-        self.score_threshold.add_class("cnncourse-nms-score")
-        self.iou_threshold = widgets.FloatSlider(
-            value=iou_threshold, min=0.0, max=1.0, step=0.01, description="IoU >"
-        )
-        self.iou_threshold.add_class("cnncourse-nms-iou")
-        self.play = widgets.Play(value=0, min=0, max=0, interval=interval, description="step")
-        self.play.add_class("cnncourse-nms-play")
-        self.step = widgets.IntSlider(value=0, min=0, max=0, description="step")
-        self.step.add_class("cnncourse-nms-step")
-        widgets.link((self.play, "value"), (self.step, "value"))
-        widgets.link((self.play, "max"), (self.step, "max"))
-        self.view = widgets.Image(format="png", layout=widgets.Layout(width="320px"))
-        self.view.add_class("cnncourse-nms-view")
-        self.info = widgets.HTML()
-        self.info.add_class("cnncourse-nms-info")
-        self.message = widgets.HTML()
-        self.message.add_class("cnncourse-nms-message")
-        legend = " ".join(
-            f'<span style="color:{c}">&#9632;</span> {name}' for name, c in COLORS.items()
-        )
-        controls = widgets.VBox(
-            [
-                self.canvas,
-                self.score_threshold,
-                self.iou_threshold,
-                widgets.HBox([self.play, self.step]),
-            ]
-        )
-        controls.add_class("cnncourse-nms-controls")
+        self.error = ""
         super().__init__(
-            [controls, self.message, widgets.HBox([self.view, self.info]), widgets.HTML(legend)]
+            score_threshold=check_unit_interval("score_threshold", score_threshold),
+            iou_threshold=check_unit_interval("iou_threshold", iou_threshold),
+            interval=check_int("interval", interval, minimum=10),
+            colors=dict(COLORS),
+            scenes=[
+                {
+                    "boxes": np.asarray(b, dtype=np.float64).tolist(),
+                    "scores": np.asarray(s).tolist(),
+                }
+                for _, b, s in scenes
+            ],
+            images=b"".join(_display_pixels(im).tobytes() for im, _, _ in scenes),
+            image_shape=list(np.shape(scenes[0][0])),
         )
         self.add_class("cnncourse-nms-explorer")
-        self.canvas.observe(self._on_canvas, names="value")
-        for w in (self.score_threshold, self.iou_threshold):
-            w.observe(self._on_config, names="value")
-        self.step.observe(self._on_step, names="value")
+        self.observe(self._on_config, names=["canvas", "score_threshold", "iou_threshold"])
+        self.observe(self._on_step, names="step")
         self._on_config()
 
-    def _on_canvas(self, change=None) -> None:
-        self.scene = example_scene(self.canvas.value)
-        self._on_config()
+    @property
+    def scene(self):
+        """The current ``(image, boxes, scores)``."""
+        return self._scenes[self.canvas]
 
     def _on_config(self, change=None) -> None:
         """Rerun NMS for the thresholds and jump to its end (all boxes decided)."""
         _, boxes, scores = self.scene
         try:
-            result = explore(boxes, scores, self.score_threshold.value, self.iou_threshold.value)
+            self.result = explore(boxes, scores, self.score_threshold, self.iou_threshold)
         except (ValueError, TypeError) as err:
-            self.result = None
-            self.message.value = error_html(str(err))
+            self.result, self.error, self.statuses = None, str(err), []
             return
-        self.message.value = ""
-        self.result = result
-        self.play.playing = False
-        self.play.max = len(result.steps)
-        if self.step.value == len(result.steps):
+        self.error = ""
+        if self.step == len(self.result.steps):
             self._on_step()
         else:
-            self.step.value = len(result.steps)  # triggers _on_step
+            self.step = len(self.result.steps)  # observed: _on_step
 
     def _on_step(self, change=None) -> None:
         if self.result is None:
             return
-        result, t = self.result, min(self.step.value, len(self.result.steps))
-        self.statuses = statuses_at(result, t)
-        texts = [
-            f"{s:.2f}" if st in ("current", "kept") else ""
-            for s, st in zip(result.scores, self.statuses, strict=True)
-        ]
-        widths = [3 if st in ("current", "kept") else 1 for st in self.statuses]
-        self.view.value = png_boxes(
-            self.scene[0], result.boxes, [COLORS[st] for st in self.statuses], texts, 5, widths
-        )
-        n_cand = len(result.scores) - len(result.below)
-        lines = [
-            f"{len(result.scores)} boxes, {len(result.below)} at or below the score threshold, "
-            f"{n_cand} candidates; NMS keeps {len(result.keep)}.",
-        ]
-        if t == 0:
-            lines.append("Step 0: nothing decided yet. Press play.")
-        else:
-            d = result.steps[t - 1]
-            gone = ", ".join(
-                f"{i} (IoU {v:.2f})" for i, v in zip(d.suppressed, d.ious, strict=True)
-            )
-            lines.append(
-                f"Step {t}/{len(result.steps)}: keep box {d.kept} (score {result.scores[d.kept]:.2f}),"
-                f" the best still waiting; suppress {gone or 'nothing'}."
-            )
-        self.info.value = "<br>".join(html.escape(line) for line in lines)
+        self.statuses = statuses_at(self.result, min(self.step, len(self.result.steps)))
 
 
 def nms_figure(image, boxes, scores, settings, steps_to_show=None):
@@ -339,6 +309,7 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None):
                     box[3] - box[1],
                     fill=False,
                     ec=COLORS[status],
+                    ls=LINESTYLES[status],
                     lw=2.0 if bold else 0.8,
                 )
             )
@@ -350,7 +321,9 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None):
         ax.set_ylabel("y (pixels)", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.legend(
-        handles=[Patch(color=c, label=s) for s, c in COLORS.items()],
+        handles=[
+            Patch(fill=False, ec=c, ls=LINESTYLES[s], lw=1.5, label=s) for s, c in COLORS.items()
+        ],
         loc="lower center",
         ncol=len(COLORS),
         fontsize=8,

@@ -1,7 +1,7 @@
 """Pooling explorer (chapter 4): slide a max or average pooling window over a grid or a photo.
 
-About 650 lines on purpose: one module per explorer (core, pooling-specific renderers, view,
-static figures); everything generic is in :mod:`cnncourse.widgets._render`.
+One module per explorer (core, view, static figures); everything generic is in
+:mod:`cnncourse.widgets._render`, the page's drawing in ``js/pooling_explorer.js``.
 
 Pure core (tested without a browser):
 
@@ -11,11 +11,13 @@ Pure core (tested without a browser):
   :func:`~cnncourse.pooling.avg_pool2d` and return a :class:`PoolingState`: the output, the
   winners' indices (max), and for animation step ``t`` the output cell ``(t // out_w, t % out_w)``,
   its window (with the padding and ``ceil_mode`` overhang) and the value it produces.
-- :func:`grid_html`, :func:`window_html`, :func:`formula_html`, :func:`photo_pngs` -- renderers
-  (HTML tables for numeric grids, PNG bytes for ``ipywidgets.Image`` for photos).
+- :func:`formula_text`, :func:`window_text` -- the size formula and the window's arithmetic.
+- :func:`photo_pngs` -- PNG bytes of a photo state (window framed), for pictures outside the
+  explorer.
 
-View: :class:`PoolingExplorer` (controls + ``ipywidgets.Play``); the generic HTML/PNG helpers
-come from :mod:`cnncourse.widgets._render`. Static figures for the website: :func:`figure`
+View: :class:`PoolingExplorer`, an anywidget whose page front-end (``js/pooling_explorer.js``)
+ports the core and draws grids and photos, so it runs without a kernel on the grids. Static
+figures for the website: :func:`figure`
 (animation steps on a grid) and :func:`photo_figure` (max vs average on a photo for several
 window sizes).
 """
@@ -23,11 +25,11 @@ window sizes).
 from __future__ import annotations
 
 import dataclasses
-import html
 
-import ipywidgets as widgets
+import anywidget
 import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 from matplotlib.patches import Rectangle
 
 from .. import data, pooling, viz
@@ -42,9 +44,7 @@ __all__ = [
     "load_source",
     "explore",
     "formula_text",
-    "formula_html",
-    "grid_html",
-    "window_html",
+    "window_text",
     "photo_pngs",
     "PoolingExplorer",
     "figure",
@@ -63,7 +63,6 @@ GRIDS = {
 }
 SOURCES = (*GRIDS, *data.SAMPLE_IMAGES)
 KINDS = ("max", "avg")
-MAX_GRID = 16  # sources up to this size are drawn as numbered tables
 
 
 # ------------------------------------------------------------------------------ pure core
@@ -238,146 +237,28 @@ def formula_text(state: PoolingState) -> str:
     return "\n".join(lines)
 
 
-def formula_html(state: PoolingState) -> str:
-    """:func:`formula_text` plus the value computed at the current step, as HTML."""
-    i, j = state.position
-    what = "max" if state.kind == "max" else "mean"
-    lines = [html.escape(t) for t in formula_text(state).splitlines()]
-    lines.append(
-        f"step {state.step + 1} of {state.n_steps}: y[{i}, {j}] = {what} of the window "
-        f"= <b>{state.value:.4g}</b>"
-    )
-    return (
-        '<div class="cnncourse-pooling-formula-text" style="font-family:monospace">'
-        + ("<br>".join(lines))
-        + "</div>"
-    )
-
-
 def _fmt(v: float) -> str:
     if np.isneginf(v):
         return "&minus;&infin;"
     return f"{v:.3g}" if v != int(v) else f"{int(v)}"
 
 
-_CELL = "width:{px}px;height:{px}px;text-align:center;font-size:12px;border:1px solid #bbb;"
-_WINDOW_BG, _CURRENT_BG, _WINNER_BORDER = "#ffb347", "#ffb347", "3px solid #c00000"
-
-
-def _shade(v: float, lo: float, hi: float) -> str:
-    # Light blue ramp: dark enough to read the values, light enough for black text.
-    t = 0.0 if hi <= lo else float(np.clip((v - lo) / (hi - lo), 0, 1))
-    r, g, b = (int(255 - t * (255 - c)) for c in (107, 174, 214))
-    return f"rgb({r},{g},{b})"
-
-
-def grid_html(state: PoolingState, cell_px: int = 34) -> str:
-    """The padded input (class ``cnncourse-pooling-input-grid``) and the output
-    (``cnncourse-pooling-output-grid``) as numbered HTML tables.
-
-    Input cells in the current window get class ``cnncourse-pooling-window``, the maximum that
-    wins it ``cnncourse-pooling-winner``; padding cells ``cnncourse-pooling-pad`` and
-    ``ceil_mode`` overhang cells ``cnncourse-pooling-overhang``. Output cells computed so far
-    show their value; the current one has class ``cnncourse-pooling-current``.
-    """
-    x, y = state.input, state.output
-    lo, hi = float(x.min()), float(x.max())
-    rows, cols = _visible_extent(state)
-    kinds = _cell_kinds(rows, cols, x.shape, state.padding)
-    (r0, c0), k = state.window_origin, state.kernel_size
-    winner = state.winner
-    pad_text = "&minus;&infin;" if state.kind == "max" else "0"
-    base = _CELL.format(px=cell_px)
-    trs = []
-    for a, r in enumerate(rows):
-        tds = []
-        for b, c in enumerate(cols):
-            classes = ["cnncourse-pooling-cell"]
-            style = base
-            if kinds[a, b] == 0:
-                text, bg = _fmt(x[r, c]), _shade(x[r, c], lo, hi)
-            elif kinds[a, b] == 1:
-                classes.append("cnncourse-pooling-pad")
-                text, bg = pad_text, "#eeeeee"
-                style += "color:#777;font-style:italic;"
-            else:
-                classes.append("cnncourse-pooling-overhang")
-                text, bg = "", "#ffffff"
-                style += "border:1px dashed #bbb;"
-            if r0 <= r < r0 + k and c0 <= c < c0 + k:
-                classes.append("cnncourse-pooling-window")
-                bg = _WINDOW_BG
-            if winner == (r, c):
-                classes.append("cnncourse-pooling-winner")
-                style += f"border:{_WINNER_BORDER};font-weight:bold;"
-            tds.append(_render.td(text, f"{style}background:{bg}", " ".join(classes)))
-        trs.append(tds)
-    input_table = _render.html_table(trs, "cnncourse-pooling-input-grid")
-    trs = []
-    for i in range(y.shape[0]):
-        tds = []
-        for j in range(y.shape[1]):
-            t = i * y.shape[1] + j
-            classes, style = ["cnncourse-pooling-cell"], base
-            if t < state.step:
-                text, bg = _fmt(y[i, j]), _shade(y[i, j], lo, hi)
-            elif t == state.step:
-                classes.append("cnncourse-pooling-current")
-                text, bg = _fmt(y[i, j]), _CURRENT_BG
-                style += "font-weight:bold;"
-            else:
-                classes.append("cnncourse-pooling-pending")
-                text, bg = "", "#ffffff"
-            tds.append(_render.td(text, f"{style}background:{bg}", " ".join(classes)))
-        trs.append(tds)
-    output_table = _render.html_table(trs, "cnncourse-pooling-output-grid")
-    label = 'style="margin:0 0 4px 0;font-weight:bold"'
-    return (
-        '<div style="display:flex;gap:28px;align-items:flex-start">'
-        f"<div><div {label}>input {x.shape[0]}x{x.shape[1]}"
-        f"{' + padding ' + str(state.padding) if state.padding else ''}</div>{input_table}</div>"
-        f"<div><div {label}>output {y.shape[0]}x{y.shape[1]}</div>{output_table}</div></div>"
-    )
-
-
-def window_html(state: PoolingState, cell_px: int = 34) -> str:
-    """The current window's values as a small table (class ``cnncourse-pooling-window-table``)
-    with the arithmetic that produces the output value."""
-    vals, cells = state.window, state.window_cells
-    base = _CELL.format(px=cell_px)
-    k = state.kernel_size
-    winner = state.winner
-    r0, c0 = state.window_origin
-    trs = []
-    for a in range(k):
-        tds = []
-        for b in range(k):
-            style = base
-            if cells[a, b] == 2:
-                text, style = "", style + "border:1px dashed #bbb;"
-            else:
-                text = _fmt(vals[a, b])
-                if cells[a, b] == 1:
-                    style += "color:#777;font-style:italic;background:#eeeeee;"
-            if winner == (r0 + a, c0 + b):
-                style += f"border:{_WINNER_BORDER};font-weight:bold;"
-            tds.append(_render.td(text, style))
-        trs.append(tds)
+def window_text(state: PoolingState) -> str:
+    """The arithmetic that produces the current output value (the line under the window)."""
+    vals, cells, winner = state.window, state.window_cells, state.winner
     if state.kind == "max":
         text = f"max = {_fmt(state.value)}"
         if winner is not None:
             text += f" (input row {winner[0]}, column {winner[1]}: the first maximum wins ties)"
-    else:
-        counted = (cells == 0) | ((cells == 1) & state.count_include_pad)
-        total = float(np.where(counted, vals, 0.0).sum())
-        text = f"sum {_fmt(total)} / {int(counted.sum())} cells = {_fmt(state.value)}"
-        if state.padding and not state.count_include_pad:
-            text += " (padding not counted)"
-    return (
-        '<div class="cnncourse-pooling-window-table" style="display:flex;gap:12px;'
-        f'align-items:center">{_render.html_table(trs)}'
-        f'<span style="font-family:monospace">{text}</span></div>'
-    )
+        return text
+    counted = (cells == 0) | ((cells == 1) & state.count_include_pad)
+    total = 0.0
+    for v in vals[counted]:  # row-major, one by one: the page sums in the same order
+        total += float(v)
+    text = f"sum {_fmt(total)} / {int(counted.sum())} cells = {_fmt(state.value)}"
+    if state.padding and not state.count_include_pad:
+        text += " (padding not counted)"
+    return text
 
 
 _RED = 255  # palette index of the outline colour; 0..254 are gray levels
@@ -424,18 +305,39 @@ def photo_pngs(state: PoolingState, target: int = 256) -> tuple[bytes, bytes]:
 # ------------------------------------------------------------------------------------ view
 
 
-class PoolingExplorer(_render.FriendlyRepr, widgets.VBox):
+class PoolingExplorer(_render.FriendlyRepr, anywidget.AnyWidget):
     """Choose a grid or photo, max or average pooling, window size, stride and padding; press
     play to watch the window slide and the output fill in.
 
-    Attributes a test (or a student) can drive: ``source`` (Dropdown of :data:`SOURCES`),
-    ``kind`` (ToggleButtons 'max' / 'avg'), ``kernel_size``, ``stride``, ``padding``
-    (IntSliders), ``ceil_mode``, ``count_include_pad`` (Checkboxes), ``play``
-    (``ipywidgets.Play``, linked to the ``step`` slider); read-only: ``result`` (the current
-    :class:`PoolingState`, ``None`` while the settings are invalid) and ``message`` (HTML; shows
-    errors instead of a traceback). Numeric grids are drawn in ``grid_view`` (HTML), photos in
-    ``input_view`` / ``output_view`` (PNG images).
+    An anywidget: the page pools with ``js/pooling_explorer.js`` (a port of :func:`explore`,
+    :func:`formula_text` and :func:`window_text`, proven equal by
+    ``tests/browser/test_explorers_js.py``), so it works on the static website for the grids;
+    a photo's pixels come from Python (the ``photo`` trait), so photos need a kernel.
+
+    Traits a test (or a student) can set: ``source`` (one of :data:`SOURCES`), ``kind``
+    ('max' / 'avg'), ``kernel_size``, ``stride``, ``padding``, ``ceil_mode``,
+    ``count_include_pad`` and ``step`` (0-based; the page shows "step t+1 of N"). Read-only:
+    ``result`` (the current :class:`PoolingState`, ``None`` while the settings are invalid)
+    and ``error`` (the message the page shows, or ``''``).
     """
+
+    _esm = _render.esm("pooling_explorer")
+    source = traitlets.Unicode("4x4 arange(1, 17)").tag(sync=True)
+    kind = traitlets.Unicode("max").tag(sync=True)
+    kernel_size = traitlets.Int(2).tag(sync=True)
+    stride = traitlets.Int(2).tag(sync=True)
+    padding = traitlets.Int(0).tag(sync=True)
+    ceil_mode = traitlets.Bool(False).tag(sync=True)
+    count_include_pad = traitlets.Bool(True).tag(sync=True)
+    step = traitlets.Int(0).tag(sync=True)
+    interval = traitlets.Int(700).tag(sync=True)
+    grids = traitlets.Dict().tag(sync=True)
+    photos = traitlets.List().tag(sync=True)
+    photo = traitlets.Bytes(b"").tag(sync=True)
+    photo_source = traitlets.Unicode("").tag(sync=True)
+    photo_shape = traitlets.List().tag(sync=True)
+
+    _CONFIG = ("source", "kind", "kernel_size", "stride", "padding", "ceil_mode")
 
     def __init__(
         self,
@@ -450,134 +352,59 @@ class PoolingExplorer(_render.FriendlyRepr, widgets.VBox):
         check_choice("source", source, SOURCES)
         check_choice("kind", kind, KINDS)
         self.result: PoolingState | None = None
-        self._configuring = False
-
-        def slider(name, value, lo, hi):
-            w = widgets.IntSlider(value=value, min=lo, max=hi, description=name)
-            w.add_class("cnncourse-pooling-slider")
-            return w
-
-        self.source = widgets.Dropdown(options=SOURCES, value=source, description="input")
-        self.source.add_class("cnncourse-pooling-source")
-        self.kind = widgets.ToggleButtons(
-            options=[("max", "max"), ("average", "avg")], value=kind, description="pooling"
-        )
-        self.kind.add_class("cnncourse-pooling-kind")
-        self.kernel_size = slider("window", kernel_size, 1, 8)
-        self.stride = slider("stride", stride, 1, 8)
-        self.padding = slider("padding", padding, 0, 4)
-        self.ceil_mode = widgets.Checkbox(value=ceil_mode, description="ceil_mode")
-        self.count_include_pad = widgets.Checkbox(value=True, description="count_include_pad")
-        self.play = widgets.Play(value=0, min=0, max=0, interval=interval, description="slide")
-        self.play.add_class("cnncourse-pooling-play")
-        self.step = widgets.IntSlider(value=0, min=0, max=0, description="step")
-        self.step.add_class("cnncourse-pooling-step")
-        widgets.link((self.play, "value"), (self.step, "value"))
-        widgets.link((self.play, "max"), (self.step, "max"))
-
-        self.grid_view = widgets.HTML()
-        self.grid_view.add_class("cnncourse-pooling-grid")
-        self.input_view = _render.image_widget("cnncourse-pooling-input")
-        self.output_view = _render.image_widget("cnncourse-pooling-output")
-        self.photo_view = widgets.HBox(
-            [
-                _render.labelled("input", self.input_view),
-                _render.labelled("output", self.output_view),
-            ]
-        )
-        self.window_view = widgets.HTML()
-        self.window_view.add_class("cnncourse-pooling-window-view")
-        self.formula = widgets.HTML()
-        self.formula.add_class("cnncourse-pooling-formula")
-        self.message = widgets.HTML()
-        self.message.add_class("cnncourse-pooling-message")
-
-        controls = widgets.VBox(
-            [
-                widgets.HBox([self.source, self.kind]),
-                widgets.HBox([self.kernel_size, self.stride, self.padding]),
-                widgets.HBox([self.ceil_mode, self.count_include_pad]),
-                widgets.HBox([self.play, self.step]),
-            ]
-        )
-        controls.add_class("cnncourse-pooling-controls")
+        self.error = ""
         super().__init__(
-            [
-                controls,
-                self.message,
-                self.grid_view,
-                self.photo_view,
-                self.window_view,
-                self.formula,
-            ]
+            source=source,
+            kind=kind,
+            kernel_size=check_int("kernel_size", kernel_size, minimum=1),
+            stride=check_int("stride", stride, minimum=1),
+            padding=check_int("padding", padding, minimum=0),
+            ceil_mode=ceil_mode,
+            interval=check_int("interval", interval, minimum=10),
+            grids={name: grid.tolist() for name, grid in GRIDS.items()},
+            photos=list(data.SAMPLE_IMAGES),
         )
         self.add_class("cnncourse-pooling-explorer")
-
-        for w in (
-            self.source,
-            self.kind,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-        ):
-            w.observe(self._on_config, names="value")
-        self.step.observe(self._on_step, names="value")
+        self.observe(self._on_config, names=[*self._CONFIG, "count_include_pad"])
+        self.observe(self._on_step, names="step")
         self._on_config()
+
+    def _send_photo(self) -> None:
+        """Give the page the pixels of a photo source (grids travel in ``grids``)."""
+        if self.source in GRIDS or self.photo_source == self.source:
+            return
+        x = np.ascontiguousarray(load_source(self.source), dtype="<f8")
+        with self.hold_sync():
+            self.photo, self.photo_shape = x.tobytes(), list(x.shape)
+            self.photo_source = self.source
 
     def _on_config(self, change=None) -> None:
         """Recompute the pooled output for the current settings and restart the animation."""
+        self._send_photo()
         try:
             state = explore(
-                self.source.value,
-                self.kind.value,
-                self.kernel_size.value,
-                self.stride.value,
-                self.padding.value,
-                self.ceil_mode.value,
-                self.count_include_pad.value,
+                self.source,
+                self.kind,
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                self.ceil_mode,
+                self.count_include_pad,
             )
         except (ValueError, TypeError) as err:
-            self.result = None
-            self.message.value = _render.error_html(str(err))
-            self.window_view.value = self.formula.value = ""
+            self.result, self.error = None, str(err)
             return
-        self.result = state
-        self._configuring = True  # moving the step back to 0 must not render twice
-        try:
-            self.play.value = 0
-            self.play.max = state.n_steps - 1
-        finally:
-            self._configuring = False
-        x, y = state.input, state.output
-        self.message.value = (
-            f"{state.kind} pooling keeps {y.size} of {x.size} numbers "
-            f"({x.shape[0]}x{x.shape[1]} &rarr; {y.shape[0]}x{y.shape[1]}, "
-            f"{100 * y.size / x.size:.3g}%); press play to slide the window"
-        )
-        self.render()
+        self.result, self.error = state, ""
+        if self.step:
+            self.step = 0  # observed: _on_step
 
     def _on_step(self, change=None) -> None:
-        if self._configuring or self.result is None:
+        if self.result is None:
             return
-        self.result = self.result.at(self.step.value)
-        self.render()
-
-    def render(self) -> None:
-        """Draw the current state (grid tables for small inputs, PNG images for photos)."""
-        state = self.result
-        if state is None:
-            return
-        small = max(state.input.shape) <= MAX_GRID
-        self.grid_view.layout.display = None if small else "none"
-        self.photo_view.layout.display = "none" if small else None
-        if small:
-            self.grid_view.value = grid_html(state)
-        else:
-            self.input_view.value, self.output_view.value = photo_pngs(state)
-        self.window_view.value = window_html(state)
-        self.formula.value = formula_html(state)
+        try:
+            self.result = self.result.at(self.step)
+        except ValueError as err:  # a step past the end, set from Python
+            self.result, self.error = None, str(err)
 
 
 # --------------------------------------------------------------------------- static figures

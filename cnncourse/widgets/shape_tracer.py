@@ -97,9 +97,9 @@ def _resnet_stem(size: int) -> nn.Module:
 
 
 STACKS: dict[str, StackSpec] = {
-    "LeNet-5": StackSpec(_lenet5, 1, 32, "tanh, average pooling; 1x32x32 input"),
+    "LeNet-5": StackSpec(_lenet5, 1, 32, "tanh, average pooling"),
     "LeNet-style homework": StackSpec(
-        _lenet_homework, 3, 32, "the sources' table: 3x32x32, CONV 8 and 16 filters, FC 120/84/10"
+        _lenet_homework, 3, 32, "the sources' table: CONV 8 and 16 filters (5x5), FC 120/84/10"
     ),
     "VGG block": StackSpec(_vgg_block, 3, 224, "two 3x3 convolutions (64) and a 2x2 max pool"),
     "VGG-16": StackSpec(_vgg16, 3, 224, "13 conv 3x3 + 3 FC (Simonyan & Zisserman 2014)"),
@@ -263,9 +263,11 @@ class ShapeTracer(FriendlyRepr, widgets.VBox):
             self.table.value = ""
             return
         self.result, self.error = table, ""
+        # the stack's size is stated once, next to the traced one, so the two never disagree
+        c, d = spec.in_channels, spec.default_size
         self.message.value = (
-            f"<i>{html.escape(spec.description)}</i> &mdash; input "
-            f"{spec.in_channels}&times;{size}&times;{size}"
+            f"<i>{html.escape(spec.description)}</i> &mdash; designed for {c}&times;{d}&times;{d} "
+            f"input; traced at {c}&times;{size}&times;{size}"
         )
         self.table.value = table._repr_html_()
 

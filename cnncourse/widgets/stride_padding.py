@@ -6,20 +6,20 @@ Pure core (tested without a browser):
   :func:`cnncourse.shapes.conv_output_size`), the input cells that feed one output cell, how
   many windows read each cell (:func:`cnncourse.shapes.pixel_usage`), the formula with the
   numbers plugged in, and a warning when the stride does not tile the padded input.
-- :func:`formula_html`, :func:`grid_html` -- the renderers the view uses.
 
-View: :class:`StridePaddingExplorer` (sliders + ``ipywidgets.Play`` animating the window), drawn
-with :mod:`cnncourse.widgets._render`'s HTML helpers. Static figure for the website: :func:`figure`.
+View: :class:`StridePaddingExplorer`, an anywidget whose page front-end
+(``js/stride_padding.js``) is a port of :func:`explore` and draws the grids, so it runs
+without a kernel. Static figure of key states: :func:`figure`.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
-import ipywidgets as widgets
+import anywidget
 import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 from matplotlib.patches import Rectangle
 
 from .. import shapes
@@ -31,8 +31,6 @@ __all__ = [
     "StrideState",
     "explore",
     "formula_text",
-    "formula_html",
-    "grid_html",
     "StridePaddingExplorer",
     "figure",
 ]
@@ -46,7 +44,7 @@ LIMITS = {
     "dilation": (1, 3),
 }
 
-# cell colours, shared by the HTML grid and the matplotlib figure
+# cell colours, shared by the page's grid (sent as the ``colors`` trait) and the figure
 COLORS = {
     "input": "#ffffff",
     "padding": "#d9d9d9",
@@ -134,22 +132,6 @@ def formula_text(
     out = numerator // s + 1  # shown even when negative (kernel larger than the padded input)
     return (
         f"floor(({n} + 2*{p} - {d}*({k}-1) - 1) / {s}) + 1 = floor({numerator} / {s}) + 1 = {out}"
-    )
-
-
-def formula_html(
-    size: int, kernel_size: int, padding: int = 0, stride: int = 1, dilation: int = 1
-) -> str:
-    """:func:`formula_text` as HTML: the symbolic formula, then the numbers."""
-    n, k, p, s, d = _config(size, kernel_size, padding, stride, dilation)
-    numerator = shapes.conv_output_terms(n, k, s, p, d)
-    out = numerator // s + 1  # shown even when negative (kernel larger than the padded input)
-    return (
-        '<div style="font-family:serif;font-size:15px;line-height:1.6">'
-        "out = &lfloor;(n + 2p &minus; d(k&minus;1) &minus; 1) / s&rfloor; + 1<br>"
-        f"&nbsp;&nbsp;&nbsp;&nbsp;= &lfloor;({n} + 2&middot;{p} &minus; {d}&middot;({k}&minus;1) "
-        f"&minus; 1) / {s}&rfloor; + 1 = &lfloor;{numerator} / {s}&rfloor; + 1 = <b>{out}</b>"
-        "</div>"
     )
 
 
@@ -247,88 +229,36 @@ def _cell_kinds(state: StrideState) -> np.ndarray:
     return kinds
 
 
-def _table(cells: list[list[tuple[str, str]]], cell_px: int, css_class: str) -> str:
-    """An HTML table of (background colour, text) cells."""
-    style = (
-        f"width:{cell_px}px;height:{cell_px}px;padding:0;border:1px solid #888;"
-        f"font-size:{max(cell_px // 2, 8)}px;text-align:center;background:"
-    )
-    rows = [[_render.td(text, style + color) for color, text in r] for r in cells]
-    return _render.html_table(rows, css_class)
+class StridePaddingExplorer(_render.FriendlyRepr, anywidget.AnyWidget):
+    """Sliders for n, k, p, s, d and a play button that slides the window over the padded input.
 
+    An anywidget: the page computes each frame with ``js/stride_padding.js`` (a port of
+    :func:`explore`, proven equal by ``tests/browser/test_explorers_js.py``), so the explorer
+    also works on the static website; with a kernel, Python follows every change.
 
-def grid_html(state: StrideState, cell_px: int = 18) -> str:
-    """Render the padded input (taps highlighted, never-visited cells shaded) and the output.
-
-    Returns
-    -------
-    str
-        HTML with two tables: the padded input (class ``cnncourse-grid-input``) and the output
-        grid (class ``cnncourse-grid-output``), the current output cell filled.
-    """
-    if not isinstance(state, StrideState):
-        raise TypeError(f"state must be a StrideState from explore(), got {type(state).__name__}")
-    cell_px = check_int("cell_px", cell_px, minimum=4)
-    kinds = _cell_kinds(state)
-    inp = [[(COLORS[kind], "") for kind in row] for row in kinds]
-    for r in state.tap_rows:  # mark the taps with a dot so they read without colour
-        for c in state.tap_cols:
-            inp[r][c] = (COLORS["tap"], "&bull;")
-    o = state.output_size
-    current = state.row * o + state.col
-    outp = [
-        [
-            (
-                COLORS["current"]
-                if i * o + j == current
-                else COLORS["done"]
-                if i * o + j < current
-                else COLORS["output"],
-                "",
-            )
-            for j in range(o)
-        ]
-        for i in range(o)
-    ]
-    legend = " ".join(
-        f'<span style="display:inline-block;width:12px;height:12px;background:{COLORS[key]};'
-        f'border:1px solid #888;vertical-align:middle"></span> {html.escape(label)}'
-        for key, label in [
-            ("input", "input"),
-            ("padding", "padding"),
-            ("tap", "kernel taps"),
-            ("span", "between dilated taps"),
-            ("unused", "never visited"),
-            ("current", "current output"),
-        ]
-    )
-    return (
-        '<div style="display:flex;gap:24px;align-items:flex-start">'
-        f"<div><div>padded input {state.padded_size}&times;{state.padded_size}</div>"
-        f"{_table(inp, cell_px, 'cnncourse-grid-input')}</div>"
-        f"<div><div>output {o}&times;{o} &mdash; cell ({state.row}, {state.col})</div>"
-        f"{_table(outp, cell_px, 'cnncourse-grid-output')}</div></div>"
-        f'<div style="font-size:12px;margin-top:4px">{legend}</div>'
-    )
-
-
-class StridePaddingExplorer(_render.FriendlyRepr, widgets.VBox):
-    """Sliders for n, k, p, s, d and a Play button that slides the window over the padded input.
-
-    Attributes a test (or a student) can drive: ``size``, ``kernel_size``, ``padding``,
-    ``stride``, ``dilation`` (IntSliders), ``play`` (``ipywidgets.Play``; its value is the
-    output cell, row-major); read-only: ``formula`` (HTML), ``warning`` (HTML: the tiling
-    warning or the error message of an invalid configuration), ``grid`` (HTML),
-    ``result`` (last :class:`StrideState`, ``None`` when invalid) and ``error`` (message or
-    ``''``).
+    Traits a test (or a student) can set: ``size``, ``kernel_size``, ``padding``, ``stride``,
+    ``dilation`` and ``step`` (the output cell, row-major; a new configuration restarts at 0).
+    Read-only: ``result`` (the last :class:`StrideState`, ``None`` when invalid) and ``error``
+    (the message the page shows, or ``''``).
 
     Parameters
     ----------
     size, kernel_size, padding, stride, dilation : int
-        Initial slider values (within :data:`LIMITS`).
+        Initial values (within :data:`LIMITS`).
     interval : int
         Milliseconds between animation frames.
     """
+
+    _esm = _render.esm("stride_padding")
+    size = traitlets.Int(7).tag(sync=True)
+    kernel_size = traitlets.Int(3).tag(sync=True)
+    padding = traitlets.Int(0).tag(sync=True)
+    stride = traitlets.Int(2).tag(sync=True)
+    dilation = traitlets.Int(1).tag(sync=True)
+    step = traitlets.Int(0).tag(sync=True)
+    interval = traitlets.Int(600).tag(sync=True)
+    limits = traitlets.Dict().tag(sync=True)
+    colors = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -350,87 +280,35 @@ class StridePaddingExplorer(_render.FriendlyRepr, widgets.VBox):
         interval = check_int("interval", interval, minimum=10)
         self.result: StrideState | None = None
         self.error = ""
-        self._updating = True  # no updates until every widget exists
-        labels = dict(
-            size="input n", kernel_size="kernel k", padding="padding p", stride="stride s",
-            dilation="dilation d",
-        )  # fmt: skip
-        sliders = {}
-        for name, value in values.items():
-            lo, hi = LIMITS[name]
-            slider = widgets.IntSlider(
-                value=value, min=lo, max=hi, description=labels[name], continuous_update=True
-            )
-            slider.add_class("cnncourse-stride-slider")
-            slider.observe(self._on_config, names="value")
-            sliders[name] = slider
-        self.size = sliders["size"]
-        self.kernel_size = sliders["kernel_size"]
-        self.padding = sliders["padding"]
-        self.stride = sliders["stride"]
-        self.dilation = sliders["dilation"]
-        self.play = widgets.Play(value=0, min=0, max=0, interval=interval, description="slide")
-        self.play.add_class("cnncourse-stride-play")
-        self.step_slider = widgets.IntSlider(description="output cell", min=0, max=0)
-        widgets.link((self.play, "value"), (self.step_slider, "value"))
-        self.play.observe(lambda _: self.update(), names="value")
-        self.formula = widgets.HTML()
-        self.formula.add_class("cnncourse-formula")
-        self.warning = widgets.HTML()
-        self.warning.add_class("cnncourse-warning")
-        self.grid = widgets.HTML()
-        self.grid.add_class("cnncourse-grid")
-        controls = widgets.VBox(
-            list(sliders.values()) + [widgets.HBox([self.play, self.step_slider])]
+        super().__init__(
+            **values,
+            step=0,
+            interval=interval,
+            limits={k: list(v) for k, v in LIMITS.items()},
+            colors=dict(COLORS),
         )
-        super().__init__([controls, self.formula, self.warning, self.grid])
         self.add_class("cnncourse-stride-explorer")
-        self._updating = False
-        self._on_config()
-
-    def _config(self) -> tuple[int, int, int, int, int]:
-        return (
-            self.size.value,
-            self.kernel_size.value,
-            self.padding.value,
-            self.stride.value,
-            self.dilation.value,
-        )
-
-    def _on_config(self, change=None) -> None:
-        """A slider moved: restart the animation for the new output grid."""
-        n, k, p, s, d = self._config()
-        try:
-            out = shapes.conv_output_size(n, k, stride=s, padding=p, dilation=d)
-        except (ValueError, TypeError):
-            out = 1
-        self._updating = True
-        try:
-            self.play.value = 0
-            self.play.max = out * out - 1
-            self.step_slider.max = out * out - 1
-        finally:
-            self._updating = False
+        self.observe(self._on_config, names=list(LIMITS))
+        self.observe(lambda _: self.update(), names="step")
         self.update()
 
+    def _on_config(self, change=None) -> None:
+        """A setting changed: restart the animation at output cell 0 (as the page does)."""
+        if self.step:
+            self.step = 0  # observed: updates
+        else:
+            self.update()
+
     def update(self) -> None:
-        """Recompute the frame for the current sliders and play position."""
-        if self._updating:
-            return
-        n, k, p, s, d = self._config()
-        self.formula.value = formula_html(n, k, p, s, d)
+        """Recompute ``result`` / ``error`` for the current traits."""
         try:
-            state = explore(n, k, p, s, d, step=self.play.value)
+            state = explore(
+                self.size, self.kernel_size, self.padding, self.stride, self.dilation, self.step
+            )
         except (ValueError, TypeError) as err:
             self.result, self.error = None, str(err)
-            self.warning.value = _render.notice_html(
-                self.error, "Invalid configuration", error=True
-            )
-            self.grid.value = ""
             return
         self.result, self.error = state, ""
-        self.warning.value = _render.notice_html(state.warning, "Warning")
-        self.grid.value = grid_html(state)
 
 
 def _draw_state(ax: plt.Axes, state: StrideState) -> None:

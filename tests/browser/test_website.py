@@ -119,11 +119,11 @@ def test_saved_widget_renders(site, page, artifacts):
     explorer = page.locator(".cnncourse-kernel-explorer").first
     explorer.wait_for(state="visible", timeout=30_000)
     explorer.scroll_into_view_if_needed()
-    # The saved state includes the output image and the preset drop-down.
-    img = page.locator("img.cnncourse-kernel-output").first
+    # The page draws the output from the saved photo and kernel, with the preset drop-down.
+    img = page.locator("canvas.cnncourse-kernel-output").first
     img.wait_for(state="visible")
-    assert page.evaluate("i => i.naturalWidth", img.element_handle()) > 0
-    assert page.locator(".cnncourse-kernel-preset select").count() >= 1
+    assert page.evaluate("c => c.width", img.element_handle()) > 0
+    assert page.locator("select.cnncourse-kernel-preset").count() >= 1
     explorer.screenshot(path=str(artifacts / "website_kernel_explorer.png"))
 
 
