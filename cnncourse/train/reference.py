@@ -114,8 +114,8 @@ def trained_model(
     model = load_bundled(name)
     return model, (
         f"no checkpoint at {own}: using the bundled reference {REFERENCES[name].file} "
-        f"(SHA-256 checked); `python -m cnncourse.train.reference {name} --out {Path(runs)}` "
-        "trains your own"
+        f"(SHA-256 checked); to train your own, run `python -m cnncourse.train.reference {name} "
+        "--out runs` in the course folder"
     )
 
 
