@@ -22,7 +22,7 @@ import torch
 from .._validate import check_int
 
 
-def busy_cores(interval: float = 0.25) -> float:
+def busy_cores(interval: float = 0.1) -> float:
     """How many cores other work keeps busy now (0 .. cores), from ``/proc/stat`` over ``interval`` s.
 
     Where ``/proc/stat`` does not exist (macOS, Windows), the 1-minute load average is used.
