@@ -154,12 +154,32 @@ def train_detector(epochs: int, seed: int = 0, device: torch.device | None = Non
 
 
 def build(name: str, out: str | os.PathLike) -> Path:
-    """Train reference ``name`` on one CPU thread and write ``out/<name>.pt`` (+ ``.sha256``)."""
+    """Train reference ``name`` on one CPU thread and write ``out/<name>.pt`` (+ ``.sha256``).
+
+    Into ``cnncourse/_data`` only the ``.pt`` is kept (its hash is in :data:`REFERENCES`); into
+    another folder (``runs``) the checkpoint keeps the SHA-256 sidecar ``load_checkpoint`` checks.
+    """
     check_choice("name", name, tuple(REFERENCES))
+    out = Path(out)
     # one thread: float sums in a fixed order, the same weights on every run
+    saved = os.environ.get("CNNCOURSE_THREADS"), torch.get_num_threads()
     os.environ["CNNCOURSE_THREADS"] = "1"
     torch.set_num_threads(1)
-    out = Path(out)
+    try:
+        path = _train_and_save(name, out)
+    finally:
+        if saved[0] is None:
+            os.environ.pop("CNNCOURSE_THREADS", None)
+        else:
+            os.environ["CNNCOURSE_THREADS"] = saved[0]
+        torch.set_num_threads(saved[1])
+    if out.resolve() == DATA_DIR.resolve():
+        for extra in (f"{name}.pt.sha256", f"{name}_history.json"):
+            (out / extra).unlink(missing_ok=True)
+    return path
+
+
+def _train_and_save(name: str, out: Path) -> Path:
     if name == "lenet5_modern_mnist_bundled":
         from . import main as train_main
 
@@ -171,11 +191,15 @@ def build(name: str, out: str | os.PathLike) -> Path:
         (out / f"{name}_last.pt").unlink(missing_ok=True)  # the resume state is not needed
         (out / f"{name}_last.pt.sha256").unlink(missing_ok=True)
         return out / f"{name}.pt"
-    epochs = DETECTOR_EPOCHS
-    model = train_detector(epochs, device=torch.device("cpu"))
+    model = train_detector(DETECTOR_EPOCHS, device=torch.device("cpu"))
     return save_checkpoint(
         out / f"{name}.pt",
-        {"model": model.state_dict(), "model_name": "tinydetector", "kwargs": {}, "epochs": epochs},
+        {
+            "model": model.state_dict(),
+            "model_name": "tinydetector",
+            "kwargs": {},
+            "epochs": DETECTOR_EPOCHS,
+        },
     )
 
 
