@@ -18,11 +18,21 @@ PYTEST := OMP_NUM_THREADS=1 IPYTHONDIR="$(CURDIR)/tests/ipython" $(BIN)/pytest -
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 export CNNCOURSE_PROFILE ?= quick
 
-.PHONY: lab test setup-lab setup-test lint unit notebooks exercises book pdf browser mutation clean \
+.PHONY: lab reset test setup-lab setup-test lint unit notebooks exercises book pdf browser mutation clean \
 	classroom classroom-env classroom-test
 
+# JupyterLab opens the student's own copies in my-work/ (git-ignored; created from chapters/ on
+# first use, new chapters added later, existing copies never overwritten), so chapters/ stays as
+# committed and `git pull` never conflicts. `make reset CHAPTER=03` gives a fresh copy of one
+# chapter and keeps the old one in my-work/backups/.
 lab: setup-lab
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters
+	$(PYTHON) scripts/my_work.py sync
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/my-work
+
+CHAPTER ?=
+reset:
+	@test -n "$(CHAPTER)" || { echo "usage: make reset CHAPTER=03"; exit 2; }
+	$(PYTHON) scripts/my_work.py reset "$(CHAPTER)"
 
 # The classroom's end-to-end test creates OS accounts: it is part of `make test` when run as root
 # (as CI does), and `sudo make classroom-test` runs it on its own.

@@ -224,6 +224,56 @@ def _conv_like_rf(module: nn.Module, rf_in) -> tuple:
     return tuple(out)
 
 
+def _union_rf(states: list[tuple]) -> tuple | None:
+    """Receptive field of a value that combines values with these fields (residual add, concat).
+
+    Per axis, the union of the input intervals ``start +- (size - 1) / 2``; None when the
+    inputs step through the input at different jumps (the union is then not one grid).
+    """
+    out = []
+    for axis_states in zip(*states, strict=True):
+        jumps = {jump for _, jump, _ in axis_states}
+        if len(jumps) != 1:
+            return None
+        left = min(start - (size - 1) / 2 for size, _, start in axis_states)
+        right = max(start + (size - 1) / 2 for size, _, start in axis_states)
+        out.append((int(round(right - left)) + 1, jumps.pop(), (left + right) / 2))
+    return tuple(out)
+
+
+# Functions that mix neighbouring positions: their output's field is not a union of their inputs'.
+_SPATIAL_FUNCTIONS = ("conv", "pool", "fold", "roll", "flip", "rot90", "interpolate", "upsample",
+                      "grid_sample", "pad", "transpose", "permute", "shift")  # fmt: skip
+
+
+class _RFMode(torch.overrides.TorchFunctionMode):
+    """Carries receptive fields through the tensor operations between layers (``out + x``,
+    ``torch.cat``): a 4-D result the size of its 4-D inputs sees the union of what they see."""
+
+    def __init__(self, rf_of: dict):
+        super().__init__()
+        self.rf_of = rf_of
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if not (isinstance(result, torch.Tensor) and result.dim() == 4):
+            return result
+        name = getattr(func, "__name__", "")
+        if any(part in name for part in _SPATIAL_FUNCTIONS):
+            return result
+        flat = [*args, *(kwargs or {}).values()]
+        tensors = [t for a in flat for t in (a if isinstance(a, (list, tuple)) else (a,))]
+        states = [
+            self.rf_of[id(t)][1]
+            for t in tensors
+            if isinstance(t, torch.Tensor) and t.dim() == 4 and id(t) in self.rf_of
+            and t.shape[-2:] == result.shape[-2:]
+        ]  # fmt: skip
+        if states and all(s is not None for s in states):
+            self.rf_of[id(result)] = (result, _union_rf(states))
+        return result
+
+
 def _mult_adds(module: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None) -> int | None:
     if x is None or y is None:
         return None
@@ -330,7 +380,8 @@ def trace(module: nn.Module, input_shape: Sequence[int] | torch.Tensor) -> Shape
         )
 
     try:
-        _run_hooked(module, x, [(leaf, hook) for leaf in leaves])
+        with _RFMode(rf_of):
+            _run_hooked(module, x, [(leaf, hook) for leaf in leaves])
     except (RuntimeError, ValueError) as err:
         raise ValueError(f"the model rejects input_shape {tuple(x.shape)}: {err}") from err
     trainable = count_parameters(module, trainable_only=True)

@@ -10,12 +10,45 @@ import numpy as np
 
 from ._validate import check_array, check_choice, check_unit_interval
 
-FIGURE_DPI = 72  # one resolution for every chapter's figures (the website's image size)
+FIGURE_DPI = 72  # one layout size for every chapter's figures (the website's image size)
+
+# Text sizes in points: at FIGURE_DPI one point is one CSS pixel, and a figure wider than the
+# page is shown at ~85 %, so nothing smaller than 9.5 pt stays >= 8 pt on screen.
+FONT_SIZES = {
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
+    "legend.fontsize": 9.5,
+    "figure.titlesize": 12,
+}
+
+# True/false positives and missed objects: Okabe-Ito colours (distinct with every common colour
+# vision deficiency) plus a second cue, the line style and a tag written on the box.
+BOX_STYLES = {
+    "true positive": {"color": "#009E73", "linestyle": "-", "tag": "TP"},
+    "false positive": {"color": "#D55E00", "linestyle": "--", "tag": "FP"},
+    "missed": {"color": "#56B4E9", "linestyle": ":", "tag": "missed"},
+}
 
 
 def setup() -> None:
-    """Set the chapters' matplotlib defaults (``figure.dpi``); call once in a chapter's first cell."""
+    """Set the chapters' matplotlib defaults; call once in a chapter's first cell.
+
+    Figures keep their layout size (``figure.dpi`` = :data:`FIGURE_DPI`) and are sent to the
+    notebook at twice the pixels ("retina" PNG), so they stay sharp on high-DPI screens and
+    phones; text sizes follow :data:`FONT_SIZES`.
+    """
     plt.rcParams["figure.dpi"] = FIGURE_DPI
+    plt.rcParams.update(FONT_SIZES)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: nothing is displayed inline
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def show_array(
@@ -264,7 +297,7 @@ def plot_confusion_matrix(
                 text,
                 ha="center",
                 va="center",
-                fontsize=7 if c > 6 else 9,
+                fontsize=max(8.5, min(11.0, 90 / c)),  # >= 8 pt on screen up to ~12 classes
                 color="white" if m[i, j] > threshold else "black",
             )
     ax.set_xticks(range(c), names)
@@ -283,14 +316,18 @@ def draw_boxes(
     color="tab:red",
     linewidth: float = 1.5,
     linestyle: str = "-",
-    fontsize: float = 7,
+    fontsize: float = 9,
+    kinds=None,
 ) -> None:
     """Draw xyxy boxes (N, 4) on a matplotlib Axes that shows an image with ``imshow``.
 
     ``imshow`` puts pixel centres at integer coordinates, so a box's pixel edge ``x1`` is drawn
     at ``x1 - 0.5``. ``labels`` and ``scores`` (optional, one per box) are written above each box;
-    ``color`` is one colour or one per box. Boxes are checked as :mod:`cnncourse.detect` checks
-    them (arrays or tensors; ``x2 >= x1``, ``y2 >= y1``).
+    ``color`` is one colour or one per box. ``kinds`` (optional, one key of :data:`BOX_STYLES`
+    per box: ``'true positive'``, ``'false positive'``, ``'missed'``) overrides colour and line
+    style and writes the tag (TP, FP, missed) on the box, so the kinds differ by more than
+    colour. Boxes are checked as :mod:`cnncourse.detect` checks them (arrays or tensors;
+    ``x2 >= x1``, ``y2 >= y1``).
     """
     from matplotlib.patches import Rectangle
 
@@ -298,6 +335,15 @@ def draw_boxes(
 
     b = np.asarray(box_convert(boxes, "xyxy", "xyxy"), dtype=np.float64).reshape(-1, 4)
     colors = [color] * len(b) if isinstance(color, str) else list(color)
+    styles = [linestyle] * len(b)
+    tags = [""] * len(b)
+    if kinds is not None:
+        kinds = [check_choice("kinds", kind, tuple(BOX_STYLES)) for kind in kinds]
+        if len(kinds) != len(b):
+            raise ValueError(f"kinds must have one entry per box ({len(b)}), got {len(kinds)}")
+        colors = [BOX_STYLES[kind]["color"] for kind in kinds]
+        styles = [BOX_STYLES[kind]["linestyle"] for kind in kinds]
+        tags = [BOX_STYLES[kind]["tag"] for kind in kinds]
     for k, (x1, y1, x2, y2) in enumerate(b):
         ax.add_patch(
             Rectangle(
@@ -307,10 +353,10 @@ def draw_boxes(
                 fill=False,
                 ec=colors[k],
                 lw=linewidth,
-                ls=linestyle,
+                ls=styles[k],
             )
         )
-        text = []
+        text = [tags[k]] if tags[k] else []
         if labels is not None:
             text.append(str(int(labels[k])))
         if scores is not None:

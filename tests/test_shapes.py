@@ -416,9 +416,9 @@ def test_trace_nested_module_rows_shapes_and_rf():
         (3, 3),
         (5, 5),
         (5, 5),
+        (6, 6),
         None,
-        None,
-    ]  # fmt: skip  (the residual sum mixes RF 3 and 5: undefined from there on)
+    ]  # fmt: skip  (the residual sum's field is the union of 3 and 5; the 2x2 pool adds 1)
     assert sum(r.parameters for r in table) == shapes.count_parameters(model)
     assert table[0].mult_adds == 2 * shapes.conv_mult_adds(1, 4, 3, 8)
     assert table[-1].mult_adds == 2 * shapes.linear_mult_adds(64, 3)

@@ -172,3 +172,25 @@ def test_view_driven_by_its_controls():
 def test_view_rejects_bad_initial_arguments():
     with pytest.raises(ValueError, match="model"):
         ae.ArchitectureExplorer("inception_v9")
+
+
+def test_explorer_invalid_size_hides_the_plot_and_explains_in_plain_english_first():
+    view = ae.ArchitectureExplorer("alexnet")
+    view.input_size.value = 224
+    assert view.plot.layout.display == "none"  # no broken-image icon under the message
+    reason = view.error.split(": ", 1)[1]
+    assert reason.startswith("the flattened feature map") and "PyTorch says" in reason
+    assert reason.index("native size") < reason.index("PyTorch says")
+    view.input_size.value = 227
+    assert view.plot.layout.display is None and view.plot.value[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("text", ["abc", "2.5", "7", "999", ""])
+def test_explorer_typed_size_that_is_not_valid_gives_a_message(text):
+    view = ae.ArchitectureExplorer("resnet18")
+    before = view.input_size.value
+    view.size_text.value = text
+    assert "must be a whole number between 8 and 512" in view.message.value
+    assert repr(text) in view.error and view.input_size.value == before
+    view.size_text.value = "64"
+    assert view.input_size.value == 64 and view.message.value == "" and view.result is not None

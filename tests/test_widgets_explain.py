@@ -3,6 +3,7 @@ renderers, and the views driven through their controls."""
 
 import io
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -283,3 +284,30 @@ def test_gradcam_static_figure(model, digits):
     fig = ge.figure(model, x, [0, 3], labels=y)
     assert np.array(fig.axes).size == 8
     assert "Grad-CAM" in fig._suptitle.get_text()
+
+
+def test_a_flat_grad_cam_map_is_shown_as_the_image_with_a_message(digits):
+    # a head of zeros gives zero gradients, so the map is exactly 0: min-max scaling it would
+    # have turned float noise into a blob; the explorer says there is nothing to show instead
+    x, _ = digits
+    flat_model = models.lenet5_modern().eval()
+    with torch.no_grad():
+        for p in flat_model.fc3.parameters():
+            p.zero_()
+    state = ge.explore(flat_model, x, 0)
+    assert state.flat and state.heat.max() <= ge.FLAT_FRACTION * state.strength
+    np.testing.assert_array_equal(state.overlay, np.repeat(state.image[..., None], 3, axis=2))
+    view = ge.GradCamExplorer(flat_model, x)
+    assert "Nothing to show" in view.message.value and "~0 everywhere" in view.message.value
+    fig = ge.figure(flat_model, x, [0])
+    assert "(map ~0)" in fig.axes[1].get_title()
+    plt.close(fig)
+
+
+def test_a_trained_model_opens_on_a_meaningful_map(digits):
+    from cnncourse.train import reference
+
+    x, _ = digits
+    trained = reference.load_bundled("lenet5_modern_mnist_bundled")
+    view = ge.GradCamExplorer(trained, x)
+    assert not view.result.flat and "Nothing to show" not in view.message.value

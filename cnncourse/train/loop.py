@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import check_bool, check_choice, check_int, check_module, check_positive_float
-from . import distributed, profiles
+from . import distributed, profiles, threads
 from .callbacks import Callback, TrainState
 from .checkpoint import load_checkpoint, pack_state, restore_state, save_checkpoint
 from .epoch import Meter, StepSettings, current_lr, to_device, train_one_epoch
@@ -296,6 +296,7 @@ def fit(
         {"progress": progress, "verbose": verbose, "record_batch_loss": record_batch_loss},
     )  # fmt: skip
     dev = profiles.device() if device is None else torch.device(device)
+    threads.configure_threads(dev)  # only the idle cores: a busy CPU is not oversubscribed
     step = StepSettings.choose(dev, amp, channels_last, grad_clip)
     model.to(dev)
     if step.channels_last:

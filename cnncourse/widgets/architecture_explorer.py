@@ -29,7 +29,7 @@ import torch
 from .. import models, tracer
 from .._validate import check_choice, check_int
 from ..tracer import RFStep, Stage
-from ._render import FriendlyRepr
+from ._render import FriendlyRepr, notice_html
 
 __all__ = [
     "MAX_INPUT_SIZE",
@@ -118,7 +118,7 @@ def _explore(model: str, size: int) -> ArchitectureResult:
     try:
         table = tracer.trace(net, input_shape)
     except ValueError as err:
-        raise ValueError(f"{model} cannot take a {size}x{size} input: {_explain(err)}") from err
+        raise ValueError(_explain(model, size, native[1], err)) from err
     return ArchitectureResult(
         model, input_shape, table, table.total_parameters, table.mult_adds,
         tracer.longest_path_depth(net, table),
@@ -127,17 +127,20 @@ def _explore(model: str, size: int) -> ArchitectureResult:
     )  # fmt: skip
 
 
-def _explain(err: Exception) -> str:
-    """Shorten torch's messages and add the reason a student needs."""
+def _explain(model: str, size: int, native: int, err: Exception) -> str:
+    """The reason in plain English first, then torch's own message (shortened) for reference."""
     text = str(err)
     if "mat1 and mat2" in text or "same reduction dim" in text:
-        return (
-            text.rstrip(".") + ". The flattened feature map does not have the size the first "
-            "fully connected layer was built for: this network only works at its native size."
+        reason = (
+            "the flattened feature map does not have the size the first fully connected layer "
+            f"was built for: this network only works at its native size, {native}x{native}"
         )
-    if "Kernel size can't be greater" in text or "Output size is too small" in text:
-        return text.rstrip(".") + ". The input is too small: the maps shrink below a kernel's size."
-    return text
+    elif "Kernel size can't be greater" in text or "Output size is too small" in text:
+        reason = "the input is too small: the feature maps shrink below a kernel's size"
+    else:
+        return f"{model} cannot take a {size}x{size} input: {text}"
+    detail = text.split(": ", 1)[-1] if text.startswith("the model rejects") else text
+    return f"{model} cannot take a {size}x{size} input: {reason}. (PyTorch says: {detail})"
 
 
 def architecture_figure(result: ArchitectureResult, *, dpi: int = 80) -> plt.Figure:
@@ -200,11 +203,16 @@ def _figure_png(result: ArchitectureResult) -> bytes:
     return buffer.getvalue()
 
 
+def _error_box(message: str) -> str:
+    return notice_html(message, "Cannot build this", error=True)
+
+
 class ArchitectureExplorer(FriendlyRepr, widgets.VBox):
     """Choose a model and an input size; see the summary, the plots and the layer table.
 
     Attributes a test (or a student) can drive: ``model`` (Dropdown of the zoo), ``input_size``
-    (IntSlider; reset to the native size when the model changes). Read-only: ``summary`` (HTML),
+    (IntSlider; reset to the native size when the model changes), ``size_text`` (Text: a typed
+    size; text that is not a size in range shows a message). Read-only: ``summary`` (HTML),
     ``message`` (HTML, empty or the error), ``plot`` (Image, PNG), ``table`` (HTML),
     ``result`` (last :class:`ArchitectureResult`, ``None`` after an error), ``error`` (str).
 
@@ -234,6 +242,15 @@ class ArchitectureExplorer(FriendlyRepr, widgets.VBox):
             continuous_update=False,
         )
         self.input_size.add_class("cnncourse-arch-size")
+        # A text box for typing a size: the slider's own readout silently drops text it cannot
+        # parse, this one says what is wrong.
+        self.size_text = widgets.Text(
+            value=str(self.input_size.value),
+            description="or type",
+            continuous_update=False,
+            layout=widgets.Layout(width="150px"),
+        )
+        self.size_text.add_class("cnncourse-arch-size-text")
         self.summary = widgets.HTML()
         self.summary.add_class("cnncourse-arch-summary")
         self.message = widgets.HTML()
@@ -246,13 +263,32 @@ class ArchitectureExplorer(FriendlyRepr, widgets.VBox):
             [self.table], layout=widgets.Layout(max_height="320px", overflow="auto")
         )
         super().__init__(
-            [widgets.HBox([self.model, self.input_size]), self.summary, self.message, self.plot,
-             table_box]
+            [widgets.HBox([self.model, self.input_size, self.size_text]), self.summary,
+             self.message, self.plot, table_box]
         )  # fmt: skip
         self.add_class("cnncourse-architecture-explorer")
         self.model.observe(self._on_model, names="value")
         self.input_size.observe(lambda _: self.update(), names="value")
+        self.size_text.observe(self._on_text, names="value")
         self.update()
+
+    def _on_text(self, change=None) -> None:
+        text = self.size_text.value.strip()
+        try:
+            size = int(text)
+        except ValueError:
+            size = None
+        if size is None or not MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE:
+            self.error = (
+                f"input size must be a whole number between {MIN_INPUT_SIZE} and "
+                f"{MAX_INPUT_SIZE}, got {text!r}"
+            )
+            self.message.value = _error_box(self.error)
+            return
+        if size == self.input_size.value:
+            self.update()
+        else:
+            self.input_size.value = size  # triggers update()
 
     def _on_model(self, change=None) -> None:
         native = models.MODELS[self.model.value][1][1]
@@ -267,16 +303,16 @@ class ArchitectureExplorer(FriendlyRepr, widgets.VBox):
             result = explore(self.model.value, self.input_size.value)
         except (ValueError, TypeError) as err:
             self.result, self.error = None, str(err)
-            self.message.value = (
-                '<div style="color:#8b0000;background:#fde8e8;padding:6px 10px">'
-                f"<b>Cannot build this:</b> {html.escape(self.error)}</div>"
-            )
+            self.message.value = _error_box(self.error)
             self.summary.value = ""
             self.plot.value = b""
+            self.plot.layout.display = "none"  # an empty Image would show a broken-image icon
             self.table.value = ""
             return
         self.result, self.error = result, ""
         self.message.value = ""
+        self.size_text.value = str(self.input_size.value)
+        self.plot.layout.display = None
         rf = result.receptive_field[-1].size if result.receptive_field else 1
         c, h = result.input_shape[1], result.input_shape[2]
         self.summary.value = (

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from .. import detect
+from .. import detect, viz
 from .._validate import check_int
 from ._render import FriendlyRepr, error_html, html_table, png_boxes, td
 
@@ -37,7 +37,8 @@ __all__ = [
     "explorer_figure",
 ]
 
-COLORS = {"true positive": "#66bb6a", "false positive": "#ef5350", "missed": "#ffca28"}
+# Colour-blind-safe colours, with the tag (TP, FP, missed) written on each box as a second cue.
+COLORS = {kind: style["color"] for kind, style in viz.BOX_STYLES.items()}
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,10 @@ def _draw(image, state: DetectionState, ground_truth: dict, scale: int = 5) -> b
     colors = [COLORS["missed"]] * len(state.missed) + [
         COLORS["true positive"] if m >= 0 else COLORS["false positive"] for m in state.matched
     ]
-    texts = [f"{int(ground_truth['labels'][g])}?" for g in state.missed] + [
-        f"{int(lab)} {s:.2f}" for lab, s in zip(det["labels"], det["scores"], strict=True)
+    tags = ["TP" if m >= 0 else "FP" for m in state.matched]
+    texts = [f"missed {int(ground_truth['labels'][g])}" for g in state.missed] + [
+        f"{tag} {int(lab)} {s:.2f}"
+        for tag, lab, s in zip(tags, det["labels"], det["scores"], strict=True)
     ]
     return png_boxes(image, boxes, colors, texts, scale)
 
@@ -305,11 +308,11 @@ def explorer_figure(images, candidates_list, ground_truths, index: int, settings
     matplotlib Figure
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.lines import Line2D
 
     index = check_int("index", index, minimum=0)
     n = len(settings)
-    fig, axes = plt.subplots(1, n, figsize=(2.7 * n, 3.3), dpi=80, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(2.7 * n, 3.3), squeeze=False)
     gt = ground_truths[index]
     for ax, (st, it) in zip(axes[0], settings, strict=True):
         s = explore(candidates_list[index], gt, st, it)
@@ -319,32 +322,25 @@ def explorer_figure(images, candidates_list, ground_truths, index: int, settings
         kinds = ["missed"] * len(s.missed) + [
             "true positive" if m >= 0 else "false positive" for m in s.matched
         ]
-        for box, kind in zip(boxes, kinds, strict=True):
-            ax.add_patch(
-                Rectangle(
-                    (box[0] - 0.5, box[1] - 0.5),
-                    box[2] - box[0],
-                    box[3] - box[1],
-                    fill=False,
-                    ec=COLORS[kind],
-                    lw=1.5,
-                )
-            )
-        for box, lab in zip(s.detections["boxes"], s.detections["labels"], strict=True):
-            ax.text(box[0], box[1] - 1, str(int(lab)), color="white", fontsize=7)
+        labels = list(np.asarray(gt["labels"])[s.missed]) + list(s.detections["labels"])
+        if boxes:
+            viz.draw_boxes(ax, np.asarray(boxes), labels, kinds=kinds, fontsize=8.5)
         ax.set_title(
             f"score > {st:.2f}, NMS IoU > {it:.2f}\nTP {s.tp} FP {s.fp} missed {s.fn}\n"
             f"all: P {_fmt(t['precision'])} R {_fmt(t['recall'])}",
-            fontsize=8,
+            fontsize=9,
         )
-        ax.set_xlabel("x (pixels)", fontsize=8)
-        ax.set_ylabel("y (pixels)", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("x (pixels)", fontsize=9)
+        ax.set_ylabel("y (pixels)", fontsize=9)
+        ax.tick_params(labelsize=8.5)
     fig.legend(
-        handles=[Patch(color=c, label=k) for k, c in COLORS.items()],
+        handles=[
+            Line2D([], [], color=st["color"], ls=st["linestyle"], lw=2, label=f"{k} ({st['tag']})")
+            for k, st in viz.BOX_STYLES.items()
+        ],
         loc="lower center",
         ncol=3,
-        fontsize=8,
+        fontsize=9,
         frameon=False,
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))

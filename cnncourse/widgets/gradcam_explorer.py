@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .. import explain, viz
-from .._validate import check_int, check_module
+from .._validate import check_int, check_module, check_unit_interval
 from . import _render
 
 __all__ = [
@@ -74,6 +74,12 @@ def default_layer(model: nn.Module) -> str:
     return leaves[last][0]
 
 
+# A map is ~0 when its positive part (what Grad-CAM shows) peaks below this fraction of the
+# strongest evidence either way (|map| before the ReLU): min-max scaling it would only stretch
+# float noise into a confident-looking blob, so the explorer shows the image and says so.
+FLAT_FRACTION = 0.01
+
+
 @dataclass(frozen=True)
 class GradCamState:
     """One explorer state: image ``index``, Grad-CAM ``heat`` (H, W) for class ``target`` at
@@ -86,10 +92,16 @@ class GradCamState:
     heat: np.ndarray
     overlay: np.ndarray
     probabilities: np.ndarray
+    strength: float = 0.0  # max |map| before the ReLU: the scale ``flat`` is measured against
 
     @property
     def predicted(self) -> int:
         return int(np.argmax(self.probabilities))
+
+    @property
+    def flat(self) -> bool:
+        """True when the map is ~0: its peak is below :data:`FLAT_FRACTION` of ``strength``."""
+        return float(self.heat.max()) <= FLAT_FRACTION * self.strength
 
 
 def explore(
@@ -131,8 +143,14 @@ def explore(
         raise ValueError(f"target must be in 0..{len(probs) - 1}, got {target}")
     heat = explain.grad_cam(model, one, target, layer)[0].double().cpu().numpy()
     image = _render.display_images(one.detach().cpu().numpy())[0]
-    overlay = viz.grad_cam_overlay(image, heat, alpha=alpha)
-    return GradCamState(index, target, layer, image, heat, overlay, probs)
+    raw = explain.grad_cam(model, one, target, layer, relu=False)[0]
+    strength = float(raw.abs().max())
+    if heat.max() <= FLAT_FRACTION * strength:  # ~0: show the image itself, not stretched noise
+        alpha = check_unit_interval("alpha", alpha)
+        overlay = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+    else:
+        overlay = viz.grad_cam_overlay(image, heat, alpha=alpha)
+    return GradCamState(index, target, layer, image, heat, overlay, probs, strength)
 
 
 def probabilities_html(
@@ -265,11 +283,20 @@ class GradCamExplorer(_render.FriendlyRepr, widgets.VBox):
         )
         names = self.class_names
         label = f"label {names[self.labels[state.index]]}, " if self.labels is not None else ""
-        self.message.value = html.escape(
+        text = html.escape(
             f"image {state.index}: {label}predicted {names[state.predicted]} "
             f"(p = {state.probabilities[state.predicted]:.3f}); explaining {names[state.target]} "
             f"(p = {state.probabilities[state.target]:.3f}); heat-map peak {state.heat.max():.3g}"
         )
+        if state.flat:
+            text += _render.notice_html(
+                f"the Grad-CAM map is ~0 everywhere (peak {state.heat.max():.2g}, under "
+                f"{FLAT_FRACTION:.0%} of the strongest evidence {state.strength:.2g}): "
+                f"{state.layer} holds no positive evidence for class {names[state.target]}, so "
+                "no heat map is drawn (stretching it would only show noise)",
+                "Nothing to show",
+            )
+        self.message.value = text
 
 
 # --------------------------------------------------------------------------- static figure
@@ -308,9 +335,9 @@ def figure(
         label = f" (label {names[int(labels[i])]})" if labels is not None else ""
         viz.show_array(row[0], top.image, f"image {i}{label}")
         row[1].imshow(top.overlay)
-        row[1].set_title(f"Grad-CAM: {names[top.target]}")
+        row[1].set_title(f"Grad-CAM: {names[top.target]}" + (" (map ~0)" if top.flat else ""))
         row[2].imshow(other.overlay)
-        row[2].set_title(f"Grad-CAM: {names[second]}")
+        row[2].set_title(f"Grad-CAM: {names[second]}" + (" (map ~0)" if other.flat else ""))
         for ax in row[1:3]:
             ax.set_xticks([])
             ax.set_yticks([])
