@@ -270,7 +270,7 @@ class NMSExplorer(FriendlyRepr, anywidget.AnyWidget):
         self.statuses = statuses_at(self.result, min(self.step, len(self.result.steps)))
 
 
-def nms_figure(image, boxes, scores, settings, steps_to_show=None):
+def nms_figure(image, boxes, scores, settings, steps_to_show=None, title=None):
     """Static rendering: one panel per (score threshold, IoU threshold) after NMS (or at a step).
 
     Parameters
@@ -279,6 +279,8 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None):
     settings : list of (score_threshold, iou_threshold)
     steps_to_show : list of int or None, optional
         For each panel, the step to draw (None: the end).
+    title : str, optional
+        A title over all panels.
 
     Returns
     -------
@@ -329,5 +331,7 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None):
         fontsize=8,
         frameon=False,
     )
+    if title is not None:  # before tight_layout, which then leaves it room
+        fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

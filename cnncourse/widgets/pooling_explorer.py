@@ -476,7 +476,10 @@ def photo_figure(image: str = "camera", sizes=(2, 4, 8)) -> plt.Figure:
     """Max vs average pooling of a photo with k x k windows, stride k, for each k in ``sizes``."""
     x = load_source(image)
     sizes = [check_int("sizes", k, minimum=1) for k in sizes]
-    fig, axes = plt.subplots(2, len(sizes) + 1, figsize=(2.6 * (len(sizes) + 1), 5.8))
+    # constrained layout keeps the second row's titles off the first row's square images
+    fig, axes = plt.subplots(
+        2, len(sizes) + 1, figsize=(2.6 * (len(sizes) + 1), 6.0), layout="constrained"
+    )
     for row, kind in enumerate(KINDS):
         viz.show_array(axes[row, 0], x, f"input {x.shape[0]}x{x.shape[1]}")
         for col, k in enumerate(sizes, start=1):
@@ -485,5 +488,4 @@ def photo_figure(image: str = "camera", sizes=(2, 4, 8)) -> plt.Figure:
                 axes[row, col], y, f"{kind} {k}x{k} -> {y.shape[0]}x{y.shape[1]}", vmin=0, vmax=1
             )
     fig.suptitle(f"Max (top) vs average (bottom) pooling of '{image}', stride = window")
-    fig.tight_layout()
     return fig

@@ -92,6 +92,7 @@
 
   function fixIconButtons(root) {
     root.querySelectorAll("button[aria-label]").forEach(function (b) {
+      if (b.closest(".jupyter-widgets, .cell_output")) return;  // the theme's buttons only
       b.querySelectorAll("svg, i").forEach(function (icon) {
         icon.setAttribute("aria-hidden", "true");
         icon.removeAttribute("aria-labelledby");

@@ -136,13 +136,17 @@ function intControl({ name, label, lo, hi, value, cssClass, onInput, onInvalid }
 }
 
 // A play button that steps through 0..max, one step per interval ms; text, not an icon font.
+// Its accessible name holds both visible words ("play", "pause") and what it plays.
 function playButton(label, onTick) {
-  const button = h("button", { type: "button", class: "cnncourse-play", "aria-label": label, text: "\u25B6 play" });
+  const button = h("button", { type: "button", class: "cnncourse-play", "aria-label": `play or pause: ${label}` });
+  const show = (glyph, word) =>
+    button.replaceChildren(h("span", { "aria-hidden": "true", text: glyph }), document.createTextNode(` ${word}`));
+  show("\u25B6", "play");
   let timer = null;
   const stop = () => {
     if (timer !== null) clearInterval(timer);
     timer = null;
-    button.textContent = "\u25B6 play";
+    show("\u25B6", "play");
     button.setAttribute("aria-pressed", "false");
   };
   const start = (interval) => {
@@ -150,7 +154,7 @@ function playButton(label, onTick) {
     timer = setInterval(() => {
       if (!onTick()) stop();
     }, interval);
-    button.textContent = "\u23F8 pause";
+    show("\u23F8", "pause");
     button.setAttribute("aria-pressed", "true");
   };
   return { button, stop, start, playing: () => timer !== null };
