@@ -408,8 +408,8 @@ def test_focal_loss_is_bce_without_focusing_and_matches_hand_value():
 # --------------------------------------------------------------------------- mAP
 
 
-def coco_map(dets, gts, iou_thresholds):
-    """pycocotools' bbox AP (area 'all', maxDets 100) at the given IoU thresholds."""
+def coco_eval(dets, gts, iou_thresholds):
+    """pycocotools' COCOeval of the bbox results, evaluated (per image) at the given thresholds."""
     cats = sorted(
         {int(c) for g in gts for c in g["labels"]} | {int(c) for d in dets for c in d["labels"]}
     )
@@ -448,9 +448,28 @@ def coco_map(dets, gts, iou_thresholds):
         evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
         evaluator.params.iouThrs = np.asarray(iou_thresholds, dtype=float)
         evaluator.evaluate()
+    return evaluator
+
+
+def coco_map(dets, gts, iou_thresholds):
+    """pycocotools' bbox AP (area 'all', maxDets 100) at the given IoU thresholds."""
+    evaluator = coco_eval(dets, gts, iou_thresholds)
+    with contextlib.redirect_stdout(io.StringIO()):
         evaluator.accumulate()
     precision = evaluator.eval["precision"][:, :, :, 0, -1]  # area 'all', maxDets 100
     return float(precision[precision > -1].mean())
+
+
+def coco_matches(det, gt, iou_threshold):
+    """pycocotools' matching of one image with one class (label 0): the ground-truth index each
+    detection (input order) matched, -1 for none, like ``detect.match_detections``."""
+    evaluator = coco_eval([det], [gt], [iou_threshold])
+    (img,) = [e for e in evaluator.evalImgs if e is not None and e["aRng"] == [0, 1e10]]
+    matched = np.full(len(det["scores"]), -1)
+    # result k (input order) has id k + 1; ground truth j has id j + 1; 0 means unmatched
+    for dt_id, gt_id in zip(img["dtIds"], img["dtMatches"][0], strict=True):
+        matched[dt_id - 1] = int(gt_id) - 1
+    return matched
 
 
 def generated_detections(rng, n_images, n_classes, noise, max_dets=12, integer=False):
@@ -851,6 +870,20 @@ def test_nms_outputs_follow_the_input_kind_and_select_detections_keys():
     out = detect.select_detections(boxes, [0.9, 0.8], [0, 1])
     assert sorted(out) == ["boxes", "index", "labels", "scores"]
     np.testing.assert_array_equal(out["labels"], [0, 1])
+
+
+def test_match_detections_orders_many_score_ties_like_pycocotools():
+    # 40 copies of 10 identical ground truths, scores 0.5, 0.4, 0.5, ...: the 20 tied best are
+    # matched in index order (pycocotools sorts with a stable mergesort), each taking the last
+    # free ground truth (exact IoU ties). numpy's default argsort reorders these ties (from 17
+    # elements up it is not an insertion sort), which changes which detection gets which box.
+    box = [0.0, 0, 10, 10]
+    gt = {"boxes": np.tile(box, (10, 1)), "labels": np.zeros(10, int)}
+    det = {"boxes": np.tile(box, (40, 1)), "scores": np.tile([0.5, 0.4], 20), "labels": [0] * 40}
+    expected = np.full(40, -1)
+    expected[0:20:2] = np.arange(9, -1, -1)
+    np.testing.assert_array_equal(coco_matches(det, gt, 0.5), expected)
+    np.testing.assert_array_equal(detect.match_detections(det, gt), expected)
 
 
 def test_match_detections_score_ties_go_to_the_lower_index():
