@@ -839,6 +839,39 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
             "ground_truth[0] must be a dict with keys ('boxes', 'labels'), got "
             "{'boxes': [[0, 0, 1, 1]]}",
         ),
+        (
+            lambda det, gt: detect.match_detections(det, gt, iou_threshold=1.5),
+            ValueError,
+            "iou_threshold must be in [0, 1], got 1.5",
+        ),
+        # the NMS functions name the argument and want (N, 4) boxes, not any (..., 4)
+        (
+            lambda det, gt: detect.batched_nms(np.zeros((1, 2, 4)), [0.5, 0.5], [0, 0], 0.5),
+            ValueError,
+            "boxes must have shape (N, 4), got (1, 2, 4)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(np.zeros((1, 2, 4)), [0.5, 0.5], [0, 0]),
+            ValueError,
+            "boxes must have shape (N, 4), got (1, 2, 4)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(det["boxes"], [0.5], [0, 0]),
+            ValueError,
+            "scores must have shape (2,) like the boxes, got (1,)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(det["boxes"], det["scores"], [0]),
+            ValueError,
+            "labels must have shape (2,) like the boxes, got (1,)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(
+                det["boxes"], det["scores"], [0, 0], score_threshold=2
+            ),
+            ValueError,
+            "score_threshold must be in [0, 1], got 2.0",
+        ),
     ],
 )
 def test_evaluation_messages_are_exact(call, error, message):
@@ -869,6 +902,7 @@ def test_nms_outputs_follow_the_input_kind_and_select_detections_keys():
     assert isinstance(kept, torch.Tensor) and kept.tolist() == [0]
     out = detect.select_detections(boxes, [0.9, 0.8], [0, 1])
     assert sorted(out) == ["boxes", "index", "labels", "scores"]
+    assert all(isinstance(v, np.ndarray) for v in out.values())  # numpy in, numpy out
     np.testing.assert_array_equal(out["labels"], [0, 1])
 
 
