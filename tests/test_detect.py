@@ -803,6 +803,9 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
     np.testing.assert_allclose(precision, [1.0])
     np.testing.assert_allclose(recall, [0.5])  # the second hit is cut, its GT still counts
     np.testing.assert_allclose(scores, [0.9])
+    # the same cut in mAP: one detection per image finds half of the ground truth
+    assert detect.mean_average_precision([det], [gt])["map"] == pytest.approx(1.0)
+    assert detect.mean_average_precision([det], [gt], max_detections=1)["map"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(
@@ -838,6 +841,11 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
             ValueError,
             "ground_truth[0] must be a dict with keys ('boxes', 'labels'), got "
             "{'boxes': [[0, 0, 1, 1]]}",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det], [gt], max_detections=0),
+            ValueError,
+            "max_detections must be >= 1, got 0",
         ),
         (
             lambda det, gt: detect.match_detections(det, gt, iou_threshold=1.5),
