@@ -806,6 +806,9 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
     # the same cut in mAP: one detection per image finds half of the ground truth
     assert detect.mean_average_precision([det], [gt])["map"] == pytest.approx(1.0)
     assert detect.mean_average_precision([det], [gt], max_detections=1)["map"] == pytest.approx(0.5)
+    # an integer threshold is reported as the float it is compared as
+    thresholds = detect.mean_average_precision([det], [gt], 1)["iou_thresholds"]
+    assert thresholds.dtype == np.float64 and thresholds.tolist() == [1.0]
 
 
 @pytest.mark.parametrize(
@@ -846,6 +849,31 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
             lambda det, gt: detect.mean_average_precision([det], [gt], max_detections=0),
             ValueError,
             "max_detections must be >= 1, got 0",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision(5, [gt]),
+            TypeError,
+            "detections must be a list with one dict per image, got int",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision("ab", [gt]),
+            TypeError,
+            "detections must be a list with one dict per image, got str",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det | {"scores": [[0.9, 0.8]]}], [gt]),
+            ValueError,
+            "detections[0]['scores'] must have 1 dimensions, got shape (1, 2)",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det], [gt], []),
+            ValueError,
+            "iou_threshold must be a float or a 1-D list of floats, got []",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det], [gt], [[0.5, 0.6]]),
+            ValueError,
+            "iou_threshold must be a float or a 1-D list of floats, got [[0.5, 0.6]]",
         ),
         (
             lambda det, gt: detect.match_detections(det, gt, iou_threshold=1.5),
