@@ -807,8 +807,10 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
     assert detect.mean_average_precision([det], [gt])["map"] == pytest.approx(1.0)
     assert detect.mean_average_precision([det], [gt], max_detections=1)["map"] == pytest.approx(0.5)
     # an integer threshold is reported as the float it is compared as
-    thresholds = detect.mean_average_precision([det], [gt], 1)["iou_thresholds"]
-    assert thresholds.dtype == np.float64 and thresholds.tolist() == [1.0]
+    result = detect.mean_average_precision([det], [gt], [1, 0.5])
+    assert result["iou_thresholds"].dtype == np.float64
+    assert result["iou_thresholds"].tolist() == [1.0, 0.5]
+    np.testing.assert_allclose(result["ap"], [[1.0], [1.0]])  # (thresholds, classes)
 
 
 @pytest.mark.parametrize(
@@ -864,6 +866,31 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
             lambda det, gt: detect.mean_average_precision([det | {"scores": [[0.9, 0.8]]}], [gt]),
             ValueError,
             "detections[0]['scores'] must have 1 dimensions, got shape (1, 2)",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det | {"scores": [np.nan, 0.8]}], [gt]),
+            ValueError,
+            "detections[0]['scores'] must be finite",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0], [0.5], method="x"),
+            ValueError,
+            "method must be one of 'all', 'coco', 'voc11'; got 'x'",
+        ),
+        (
+            lambda det, gt: detect.average_precision([[1.0]], [0.5]),
+            ValueError,
+            "precision must have 1 dimensions, got shape (1, 1)",
+        ),
+        (
+            lambda det, gt: detect.batched_nms(det["boxes"], [0.5], [0, 0], 0.5),
+            ValueError,
+            "scores must have shape (2,) like the boxes, got (1,)",
+        ),
+        (
+            lambda det, gt: detect.batched_nms(det["boxes"], det["scores"], [0, 0], 1.5),
+            ValueError,
+            "iou_threshold must be in [0, 1], got 1.5",
         ),
         (
             lambda det, gt: detect.mean_average_precision([det], [gt], []),
@@ -972,6 +999,14 @@ def test_precision_recall_curve_of_a_class_without_detections_is_empty():
     det, gt = _two_hits()
     precision, recall, scores = detect.precision_recall_curve([det], [gt], 3)
     assert precision.shape == recall.shape == scores.shape == (0,)
+
+
+def test_map_without_any_ground_truth_is_nan_without_a_warning():
+    det, gt = _two_hits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not the mean of an empty array
+        result = detect.mean_average_precision([det], [{"boxes": np.zeros((0, 4)), "labels": []}])
+    assert math.isnan(result["map"]) and result["classes"] == [] and result["ap"].shape == (1, 0)
 
 
 def test_recall_is_nan_without_a_warning_when_the_class_has_no_ground_truth():
