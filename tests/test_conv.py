@@ -78,6 +78,19 @@ def test_corr2d_matches_scipy(h, w, kh, kw, seed):
     np.testing.assert_allclose(conv.corr2d_naive(x, k), expected, rtol=1e-12, atol=1e-12)
 
 
+def test_corr2d_naive_keeps_complex_inputs_complex():
+    # the loop writes into a preallocated output: its dtype must follow the inputs (a float
+    # buffer would drop the imaginary part), like the vectorised corr2d and scipy
+    rng = np.random.default_rng(2)
+    x, k = rng.normal(size=(5, 6)), rng.normal(size=(2, 3))
+    zx, zk = x + 1j * rng.normal(size=x.shape), k + 1j * rng.normal(size=k.shape)
+    for a, b in ((zx, k), (x, zk), (zx, zk)):
+        got = conv.corr2d_naive(a, b)
+        assert got.dtype == np.complex128
+        np.testing.assert_allclose(got, scipy.signal.correlate(a, np.conj(b), mode="valid"))
+        np.testing.assert_allclose(got, conv.corr2d(a, b))
+
+
 @st.composite
 def conv_configs(draw):
     """Random valid conv2d configurations (shapes, stride, padding, dilation)."""
