@@ -807,9 +807,9 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
     assert detect.mean_average_precision([det], [gt])["map"] == pytest.approx(1.0)
     assert detect.mean_average_precision([det], [gt], max_detections=1)["map"] == pytest.approx(0.5)
     # an integer threshold is reported as the float it is compared as
-    result = detect.mean_average_precision([det], [gt], [1, 0.5])
+    result = detect.mean_average_precision([det], [gt], [1, 0])
     assert result["iou_thresholds"].dtype == np.float64
-    assert result["iou_thresholds"].tolist() == [1.0, 0.5]
+    assert result["iou_thresholds"].tolist() == [1.0, 0.0]
     np.testing.assert_allclose(result["ap"], [[1.0], [1.0]])  # (thresholds, classes)
 
 
@@ -881,6 +881,21 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
             lambda det, gt: detect.average_precision([[1.0]], [0.5]),
             ValueError,
             "precision must have 1 dimensions, got shape (1, 1)",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0], [[0.5]]),
+            ValueError,
+            "recall must have 1 dimensions, got shape (1, 1)",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0, 1.0], [0.5]),
+            ValueError,
+            "precision and recall must have the same shape, got (2,) and (1,)",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0, 1.0], [0.5, 0.2]),
+            ValueError,
+            "recall must be non-decreasing (sorted by decreasing score), without NaN",
         ),
         (
             lambda det, gt: detect.batched_nms(det["boxes"], [0.5], [0, 0], 0.5),
