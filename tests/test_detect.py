@@ -924,6 +924,11 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
         ),
         # the NMS functions name the argument and want (N, 4) boxes, not any (..., 4)
         (
+            lambda det, gt: detect.nms_steps(np.zeros((1, 2, 4)), [0.5, 0.5], 0.5),
+            ValueError,
+            "boxes must have shape (N, 4), got (1, 2, 4)",
+        ),
+        (
             lambda det, gt: detect.batched_nms(np.zeros((1, 2, 4)), [0.5, 0.5], [0, 0], 0.5),
             ValueError,
             "boxes must have shape (N, 4), got (1, 2, 4)",
