@@ -3,6 +3,10 @@
 Usage (``make mutation`` runs it on every module; it is slow, so not part of ``make test``)::
 
     .venv/bin/python scripts/mutation_report.py [--jobs N] [--max-minutes M] [MODULE ...]
+        [--only FILE ...] [--mutants PATTERN ...]
+
+``--mutants 'cnncourse.conv.x_corr2d_naive__mutmut_*'`` restricts a run to one function's
+mutants (mutmut's own fnmatch filter); the module's other mutants are then reported as not run.
 
 For each module, a scratch copy of the library and the tests goes to ``_build/mutation/<module>/``
 with a ``[tool.mutmut]`` section that mutates only that module's files and runs only that
