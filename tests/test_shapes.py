@@ -514,9 +514,9 @@ def test_trace_reports_model_errors_as_value_error():
             "ceil_mode must be True or False, got 1 (int)",
         ),
         (
-            lambda: shapes.pool_output_size(5, 3, padding=2),
+            lambda: shapes.pool_output_size(7, 5, padding=3),
             ValueError,
-            "padding 2 must be at most half the kernel_size: 3 // 2 = 1 (PyTorch's pooling rule, "
+            "padding 3 must be at most half the kernel_size: 5 // 2 = 2 (PyTorch's pooling rule, "
             "so every window overlaps the input)",
         ),
         (
