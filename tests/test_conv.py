@@ -319,3 +319,26 @@ def test_conv2d_keeps_float32_and_promotes_mixed_inputs():
 def test_conv2d_backward_rejects_wrong_grad_shape():
     with pytest.raises(ValueError, match="grad_out must have the conv2d output shape"):
         conv.conv2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)))
+
+
+def test_conv2d_output_dtype_follows_input_weight_and_bias():
+    # float64 input and weight with a float32 bias stay float64 (numpy's promotion of all three)
+    x, w = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+    assert conv.conv2d(x, w, np.ones(1, np.float32)).dtype == np.float64
+    y32 = conv.conv2d(x.astype(np.float32), w.astype(np.float32), np.ones(1, np.float32))
+    assert y32.dtype == np.float32
+
+
+def test_conv2d_backward_defaults_are_stride_1_no_padding_no_dilation():
+    rng = np.random.default_rng(4)
+    x, w = rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(3, 2, 3, 2))
+    grad = rng.normal(size=conv.conv2d(x, w).shape)
+    for got, want in zip(
+        conv.conv2d_backward(grad, x, w),
+        conv.conv2d_backward(grad, x, w, stride=1, padding=0, dilation=1),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError) as info:
+        conv.conv2d_backward(grad[0], x, w)
+    assert str(info.value) == "grad_out must have 4 dimensions, got shape (3, 4, 4)"
