@@ -342,3 +342,26 @@ def test_conv2d_backward_defaults_are_stride_1_no_padding_no_dilation():
     with pytest.raises(ValueError) as info:
         conv.conv2d_backward(grad[0], x, w)
     assert str(info.value) == "grad_out must have 4 dimensions, got shape (3, 4, 4)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kernel_size": 0}, "kernel_size must be >= 1, got 0"),
+        ({"stride": 0}, "stride must be >= 1, got 0"),
+        ({"padding": -1}, "padding must be >= 0, got -1"),
+        ({"dilation": 0}, "dilation must be >= 1, got 0"),
+        (
+            # 18 rows of 3x3 taps: 2 channels, which the message shows in the image's shape
+            {"cols": np.ones((1, 18, 1)), "image_size": (2, 2)},
+            "convolution over the height of the image (shape (1, 2, 2, 2)): kernel_size 3 "
+            "(dilated to 3) is larger than the padded input 2 + 2*0 = 2: the window d(k-1)+1 = 3 "
+            "must fit in n + 2p",
+        ),
+    ],
+)
+def test_col2im_messages_are_exact(kwargs, message):
+    args = {"cols": np.ones((1, 9, 9)), "image_size": (5, 5), "kernel_size": 3} | kwargs
+    with pytest.raises(ValueError) as info:
+        conv.col2im(**args)
+    assert str(info.value) == message
