@@ -113,10 +113,13 @@ classroom-test: setup-test classroom-env
 
 # Mutation testing (mutmut) of the from-scratch modules, each against its own test file; prints
 # the mutation score per module. Slow (hours on 2 cores), so not part of `make test`. One module:
-# make mutation MODULES=metrics. Equivalent mutants are listed in tests/mutation_equivalents.md.
+# make mutation MODULES=metrics. One function: make mutation MODULES=conv
+# MUTANTS='cnncourse.conv.x_corr2d_naive__mutmut_*'. Equivalent mutants are listed in
+# tests/mutation_equivalents.md.
 MODULES ?=
+MUTANTS ?=
 mutation: setup-test
-	nice -n 10 $(BIN)/python scripts/mutation_report.py $(MODULES)
+	nice -n 19 $(BIN)/python scripts/mutation_report.py $(MODULES) $(if $(MUTANTS),--mutants $(foreach m,$(MUTANTS),'$(m)'))
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache .hypothesis .classroom

@@ -3,6 +3,10 @@
 Usage (``make mutation`` runs it on every module; it is slow, so not part of ``make test``)::
 
     .venv/bin/python scripts/mutation_report.py [--jobs N] [--max-minutes M] [MODULE ...]
+        [--only FILE ...] [--mutants PATTERN ...]
+
+``--mutants 'cnncourse.conv.x_corr2d_naive__mutmut_*'`` restricts a run to one function's
+mutants (mutmut's own fnmatch filter); the module's other mutants are then reported as not run.
 
 For each module, a scratch copy of the library and the tests goes to ``_build/mutation/<module>/``
 with a ``[tool.mutmut]`` section that mutates only that module's files and runs only that
@@ -100,7 +104,13 @@ def equivalents() -> dict[str, str]:
     return dict(found)
 
 
-def run(module: str, jobs: int, max_minutes: float, only: list[str] | None = None) -> Path:
+def run(
+    module: str,
+    jobs: int,
+    max_minutes: float,
+    only: list[str] | None = None,
+    mutants: list[str] | None = None,
+) -> Path:
     work = prepare(module, only)
     env = dict(os.environ)
     env.update(
@@ -115,6 +125,7 @@ def run(module: str, jobs: int, max_minutes: float, only: list[str] | None = Non
     # unmutated, installed cnncourse instead
     (work / "mutants").mkdir()
     mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
+    mutmut += mutants or []  # mutant name patterns (fnmatch), e.g. "cnncourse.conv.x_corr2d*"
     log = (BUILD / f"{module}.log").open("w")
     start = time.monotonic()
     proc = subprocess.Popen(mutmut, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -173,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="+", help="mutate only these files of the module (e.g. one file of train)"
     )
     parser.add_argument(
+        "--mutants",
+        nargs="+",
+        help="run only the mutants matching these fnmatch patterns, e.g. 'cnncourse.conv.x_corr2d*'"
+        " (one function); the others count as not run",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="re-read the results of earlier runs"
     )
     args = parser.parse_args(argv)
@@ -185,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         work = (
             BUILD / module
             if args.report_only
-            else run(module, args.jobs, args.max_minutes, args.only)
+            else run(module, args.jobs, args.max_minutes, args.only, args.mutants)
         )
         rows.append((module, score(module, work, equivalent)))
     header = f"{'module':10} {'mutants':>8} {'killed':>7} {'survived':>9} {'no tests':>9}"

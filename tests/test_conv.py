@@ -78,6 +78,19 @@ def test_corr2d_matches_scipy(h, w, kh, kw, seed):
     np.testing.assert_allclose(conv.corr2d_naive(x, k), expected, rtol=1e-12, atol=1e-12)
 
 
+def test_corr2d_naive_keeps_complex_inputs_complex():
+    # the loop writes into a preallocated output: its dtype must follow the inputs (a float
+    # buffer would drop the imaginary part), like the vectorised corr2d and scipy
+    rng = np.random.default_rng(2)
+    x, k = rng.normal(size=(5, 6)), rng.normal(size=(2, 3))
+    zx, zk = x + 1j * rng.normal(size=x.shape), k + 1j * rng.normal(size=k.shape)
+    for a, b in ((zx, k), (x, zk), (zx, zk)):
+        got = conv.corr2d_naive(a, b)
+        assert got.dtype == np.complex128
+        np.testing.assert_allclose(got, scipy.signal.correlate(a, np.conj(b), mode="valid"))
+        np.testing.assert_allclose(got, conv.corr2d(a, b))
+
+
 @st.composite
 def conv_configs(draw):
     """Random valid conv2d configurations (shapes, stride, padding, dilation)."""
@@ -306,3 +319,49 @@ def test_conv2d_keeps_float32_and_promotes_mixed_inputs():
 def test_conv2d_backward_rejects_wrong_grad_shape():
     with pytest.raises(ValueError, match="grad_out must have the conv2d output shape"):
         conv.conv2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)))
+
+
+def test_conv2d_output_dtype_follows_input_weight_and_bias():
+    # float64 input and weight with a float32 bias stay float64 (numpy's promotion of all three)
+    x, w = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+    assert conv.conv2d(x, w, np.ones(1, np.float32)).dtype == np.float64
+    y32 = conv.conv2d(x.astype(np.float32), w.astype(np.float32), np.ones(1, np.float32))
+    assert y32.dtype == np.float32
+
+
+def test_conv2d_backward_defaults_are_stride_1_no_padding_no_dilation():
+    rng = np.random.default_rng(4)
+    x, w = rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(3, 2, 3, 2))
+    grad = rng.normal(size=conv.conv2d(x, w).shape)
+    for got, want in zip(
+        conv.conv2d_backward(grad, x, w),
+        conv.conv2d_backward(grad, x, w, stride=1, padding=0, dilation=1),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError) as info:
+        conv.conv2d_backward(grad[0], x, w)
+    assert str(info.value) == "grad_out must have 4 dimensions, got shape (3, 4, 4)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kernel_size": 0}, "kernel_size must be >= 1, got 0"),
+        ({"stride": 0}, "stride must be >= 1, got 0"),
+        ({"padding": -1}, "padding must be >= 0, got -1"),
+        ({"dilation": 0}, "dilation must be >= 1, got 0"),
+        (
+            # 18 rows of 3x3 taps: 2 channels, which the message shows in the image's shape
+            {"cols": np.ones((1, 18, 1)), "image_size": (2, 2)},
+            "convolution over the height of the image (shape (1, 2, 2, 2)): kernel_size 3 "
+            "(dilated to 3) is larger than the padded input 2 + 2*0 = 2: the window d(k-1)+1 = 3 "
+            "must fit in n + 2p",
+        ),
+    ],
+)
+def test_col2im_messages_are_exact(kwargs, message):
+    args = {"cols": np.ones((1, 9, 9)), "image_size": (5, 5), "kernel_size": 3} | kwargs
+    with pytest.raises(ValueError) as info:
+        conv.col2im(**args)
+    assert str(info.value) == message

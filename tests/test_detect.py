@@ -408,8 +408,8 @@ def test_focal_loss_is_bce_without_focusing_and_matches_hand_value():
 # --------------------------------------------------------------------------- mAP
 
 
-def coco_map(dets, gts, iou_thresholds):
-    """pycocotools' bbox AP (area 'all', maxDets 100) at the given IoU thresholds."""
+def coco_eval(dets, gts, iou_thresholds):
+    """pycocotools' COCOeval of the bbox results, evaluated (per image) at the given thresholds."""
     cats = sorted(
         {int(c) for g in gts for c in g["labels"]} | {int(c) for d in dets for c in d["labels"]}
     )
@@ -448,9 +448,28 @@ def coco_map(dets, gts, iou_thresholds):
         evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
         evaluator.params.iouThrs = np.asarray(iou_thresholds, dtype=float)
         evaluator.evaluate()
+    return evaluator
+
+
+def coco_map(dets, gts, iou_thresholds):
+    """pycocotools' bbox AP (area 'all', maxDets 100) at the given IoU thresholds."""
+    evaluator = coco_eval(dets, gts, iou_thresholds)
+    with contextlib.redirect_stdout(io.StringIO()):
         evaluator.accumulate()
     precision = evaluator.eval["precision"][:, :, :, 0, -1]  # area 'all', maxDets 100
     return float(precision[precision > -1].mean())
+
+
+def coco_matches(det, gt, iou_threshold):
+    """pycocotools' matching of one image with one class (label 0): the ground-truth index each
+    detection (input order) matched, -1 for none, like ``detect.match_detections``."""
+    evaluator = coco_eval([det], [gt], [iou_threshold])
+    (img,) = [e for e in evaluator.evalImgs if e is not None and e["aRng"] == [0, 1e10]]
+    matched = np.full(len(det["scores"]), -1)
+    # result k (input order) has id k + 1; ground truth j has id j + 1; 0 means unmatched
+    for dt_id, gt_id in zip(img["dtIds"], img["dtMatches"][0], strict=True):
+        matched[dt_id - 1] = int(gt_id) - 1
+    return matched
 
 
 def generated_detections(rng, n_images, n_classes, noise, max_dets=12, integer=False):
@@ -784,6 +803,14 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
     np.testing.assert_allclose(precision, [1.0])
     np.testing.assert_allclose(recall, [0.5])  # the second hit is cut, its GT still counts
     np.testing.assert_allclose(scores, [0.9])
+    # the same cut in mAP: one detection per image finds half of the ground truth
+    assert detect.mean_average_precision([det], [gt])["map"] == pytest.approx(1.0)
+    assert detect.mean_average_precision([det], [gt], max_detections=1)["map"] == pytest.approx(0.5)
+    # an integer threshold is reported as the float it is compared as
+    result = detect.mean_average_precision([det], [gt], [1, 0])
+    assert result["iou_thresholds"].dtype == np.float64
+    assert result["iou_thresholds"].tolist() == [1.0, 0.0]
+    np.testing.assert_allclose(result["ap"], [[1.0], [1.0]])  # (thresholds, classes)
 
 
 @pytest.mark.parametrize(
@@ -820,6 +847,114 @@ def test_precision_recall_curve_keeps_the_best_max_detections_per_image():
             "ground_truth[0] must be a dict with keys ('boxes', 'labels'), got "
             "{'boxes': [[0, 0, 1, 1]]}",
         ),
+        (
+            lambda det, gt: detect.mean_average_precision([det], [gt], max_detections=0),
+            ValueError,
+            "max_detections must be >= 1, got 0",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision(5, [gt]),
+            TypeError,
+            "detections must be a list with one dict per image, got int",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision("ab", [gt]),
+            TypeError,
+            "detections must be a list with one dict per image, got str",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det | {"scores": [[0.9, 0.8]]}], [gt]),
+            ValueError,
+            "detections[0]['scores'] must have 1 dimensions, got shape (1, 2)",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det | {"scores": [np.nan, 0.8]}], [gt]),
+            ValueError,
+            "detections[0]['scores'] must be finite",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0], [0.5], method="x"),
+            ValueError,
+            "method must be one of 'all', 'coco', 'voc11'; got 'x'",
+        ),
+        (
+            lambda det, gt: detect.average_precision([[1.0]], [0.5]),
+            ValueError,
+            "precision must have 1 dimensions, got shape (1, 1)",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0], [[0.5]]),
+            ValueError,
+            "recall must have 1 dimensions, got shape (1, 1)",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0, 1.0], [0.5]),
+            ValueError,
+            "precision and recall must have the same shape, got (2,) and (1,)",
+        ),
+        (
+            lambda det, gt: detect.average_precision([1.0, 1.0], [0.5, 0.2]),
+            ValueError,
+            "recall must be non-decreasing (sorted by decreasing score), without NaN",
+        ),
+        (
+            lambda det, gt: detect.batched_nms(det["boxes"], [0.5], [0, 0], 0.5),
+            ValueError,
+            "scores must have shape (2,) like the boxes, got (1,)",
+        ),
+        (
+            lambda det, gt: detect.batched_nms(det["boxes"], det["scores"], [0, 0], 1.5),
+            ValueError,
+            "iou_threshold must be in [0, 1], got 1.5",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det], [gt], []),
+            ValueError,
+            "iou_threshold must be a float or a 1-D list of floats, got []",
+        ),
+        (
+            lambda det, gt: detect.mean_average_precision([det], [gt], [[0.5, 0.6]]),
+            ValueError,
+            "iou_threshold must be a float or a 1-D list of floats, got [[0.5, 0.6]]",
+        ),
+        (
+            lambda det, gt: detect.match_detections(det, gt, iou_threshold=1.5),
+            ValueError,
+            "iou_threshold must be in [0, 1], got 1.5",
+        ),
+        # the NMS functions name the argument and want (N, 4) boxes, not any (..., 4)
+        (
+            lambda det, gt: detect.nms_steps(np.zeros((1, 2, 4)), [0.5, 0.5], 0.5),
+            ValueError,
+            "boxes must have shape (N, 4), got (1, 2, 4)",
+        ),
+        (
+            lambda det, gt: detect.batched_nms(np.zeros((1, 2, 4)), [0.5, 0.5], [0, 0], 0.5),
+            ValueError,
+            "boxes must have shape (N, 4), got (1, 2, 4)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(np.zeros((1, 2, 4)), [0.5, 0.5], [0, 0]),
+            ValueError,
+            "boxes must have shape (N, 4), got (1, 2, 4)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(det["boxes"], [0.5], [0, 0]),
+            ValueError,
+            "scores must have shape (2,) like the boxes, got (1,)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(det["boxes"], det["scores"], [0]),
+            ValueError,
+            "labels must have shape (2,) like the boxes, got (1,)",
+        ),
+        (
+            lambda det, gt: detect.select_detections(
+                det["boxes"], det["scores"], [0, 0], score_threshold=2
+            ),
+            ValueError,
+            "score_threshold must be in [0, 1], got 2.0",
+        ),
     ],
 )
 def test_evaluation_messages_are_exact(call, error, message):
@@ -850,7 +985,22 @@ def test_nms_outputs_follow_the_input_kind_and_select_detections_keys():
     assert isinstance(kept, torch.Tensor) and kept.tolist() == [0]
     out = detect.select_detections(boxes, [0.9, 0.8], [0, 1])
     assert sorted(out) == ["boxes", "index", "labels", "scores"]
+    assert all(isinstance(v, np.ndarray) for v in out.values())  # numpy in, numpy out
     np.testing.assert_array_equal(out["labels"], [0, 1])
+
+
+def test_match_detections_orders_many_score_ties_like_pycocotools():
+    # 40 copies of 10 identical ground truths, scores 0.5, 0.4, 0.5, ...: the 20 tied best are
+    # matched in index order (pycocotools sorts with a stable mergesort), each taking the last
+    # free ground truth (exact IoU ties). numpy's default argsort reorders these ties (from 17
+    # elements up it is not an insertion sort), which changes which detection gets which box.
+    box = [0.0, 0, 10, 10]
+    gt = {"boxes": np.tile(box, (10, 1)), "labels": np.zeros(10, int)}
+    det = {"boxes": np.tile(box, (40, 1)), "scores": np.tile([0.5, 0.4], 20), "labels": [0] * 40}
+    expected = np.full(40, -1)
+    expected[0:20:2] = np.arange(9, -1, -1)
+    np.testing.assert_array_equal(coco_matches(det, gt, 0.5), expected)
+    np.testing.assert_array_equal(detect.match_detections(det, gt), expected)
 
 
 def test_match_detections_score_ties_go_to_the_lower_index():
@@ -869,6 +1019,14 @@ def test_precision_recall_curve_of_a_class_without_detections_is_empty():
     det, gt = _two_hits()
     precision, recall, scores = detect.precision_recall_curve([det], [gt], 3)
     assert precision.shape == recall.shape == scores.shape == (0,)
+
+
+def test_map_without_any_ground_truth_is_nan_without_a_warning():
+    det, gt = _two_hits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not the mean of an empty array
+        result = detect.mean_average_precision([det], [{"boxes": np.zeros((0, 4)), "labels": []}])
+    assert math.isnan(result["map"]) and result["classes"] == [] and result["ap"].shape == (1, 0)
 
 
 def test_recall_is_nan_without_a_warning_when_the_class_has_no_ground_truth():

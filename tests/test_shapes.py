@@ -483,3 +483,73 @@ def test_trace_table_printouts():
 def test_trace_reports_model_errors_as_value_error():
     with pytest.raises(ValueError, match=r"rejects input_shape \(1, 1, 2, 2\)"):
         tracer.trace(nn.Conv2d(1, 1, 5), (1, 1, 2, 2))
+
+
+# --------------------------------------------------------------------------- exact messages
+# (mutation testing: each message names the argument and shows the arithmetic it refused)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: shapes.conv_output_size(3, 7, padding=1),
+            ValueError,
+            "kernel_size 7 (dilated to 7) is larger than the padded input 3 + 2*1 = 5: the window "
+            "d(k-1)+1 = 7 must fit in n + 2p",
+        ),
+        (
+            lambda: shapes.conv_output_size(5, 3, padding="full"),
+            ValueError,
+            "padding must be one of 'valid', 'same'; got 'full'",
+        ),
+        (
+            lambda: shapes.pool_output_size(5, 3, padding=-1),
+            ValueError,
+            "padding must be >= 0, got -1",
+        ),
+        (
+            lambda: shapes.pool_output_size(5, 3, ceil_mode=1),
+            TypeError,
+            "ceil_mode must be True or False, got 1 (int)",
+        ),
+        (
+            lambda: shapes.pool_output_size(7, 5, padding=3),
+            ValueError,
+            "padding 3 must be at most half the kernel_size: 5 // 2 = 2 (PyTorch's pooling rule, "
+            "so every window overlaps the input)",
+        ),
+        (
+            lambda: shapes.pool_output_size(2, 5, padding=1),
+            ValueError,
+            "kernel_size 5 (dilated to 5) does not fit the padded input 2 + 2*1 = 4: "
+            "floor((2 + 2*1 - 5) / 5) + 1 = 0 outputs (need >= 1)",
+        ),
+        (
+            lambda: shapes.pool_output_size(2, 5, stride=1, ceil_mode=True),
+            ValueError,
+            "kernel_size 5 (dilated to 5) does not fit the padded input 2 + 2*0 = 2: "
+            "ceil((2 + 2*0 - 5) / 1) + 1 = -2 outputs (need >= 1)",
+        ),
+        (
+            lambda: shapes.receptive_field([(3, 1)], axis=-1),
+            ValueError,
+            "axis must be >= 0, got -1",
+        ),
+        (
+            lambda: shapes.receptive_field(5),
+            TypeError,
+            "layers must be a list of layer specs, got int",
+        ),
+    ],
+)
+def test_shape_messages_are_exact(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_receptive_field_default_axis_is_the_height():
+    layer = nn.Conv2d(1, 1, (3, 5))  # 3 rows, 5 columns
+    assert shapes.receptive_field([layer])[0].size == 3
+    assert shapes.receptive_field([layer], axis=1)[0].size == 5
