@@ -4,9 +4,14 @@ PNGs are decoded with PIL and compared pixel by pixel with the colour tables (an
 matplotlib's own colour mapping); HTML is parsed with the standard library's parser.
 """
 
+import importlib
+import inspect
 import io
+import pkgutil
 from html.parser import HTMLParser
 
+import anywidget
+import ipywidgets as widgets
 import matplotlib
 import matplotlib.colors
 import numpy as np
@@ -231,3 +236,35 @@ def test_image_widget_and_labelled_panel():
     assert "cnncourse-test-image" in img._dom_classes and img.layout.width == "100px"
     panel = _render.labelled("a < b", img)
     assert panel.children[0].value == "<b>a &lt; b</b>" and panel.children[1] is img
+
+
+def test_every_explorer_computes_in_the_page_or_says_it_needs_a_kernel():
+    # On the static website an explorer either computes in the page (an anywidget) or is marked
+    # cnncourse-needs-kernel (badge, disabled controls): no control may move alone.
+    import cnncourse.widgets as package
+
+    explorers = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"cnncourse.widgets.{info.name}")
+        explorers += [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if cls.__module__ == module.__name__ and issubclass(cls, widgets.DOMWidget)
+        ]
+    assert len(explorers) == 10, [c.__name__ for c in explorers]
+    live = {c.__name__ for c in explorers if issubclass(c, anywidget.AnyWidget)}
+    marked = {c.__name__ for c in explorers if issubclass(c, _render.NeedsKernel)}
+    assert live | marked == {c.__name__ for c in explorers} and not live & marked
+    assert live == {"StridePaddingExplorer", "PoolingExplorer", "KernelExplorer", "NMSExplorer"}
+    assert all(issubclass(c, _render.FriendlyRepr) for c in explorers)
+
+
+def test_needs_kernel_marks_the_saved_widget():
+    class Demo(_render.NeedsKernel, widgets.VBox):
+        pass
+
+    demo = Demo(children=[widgets.IntSlider()])
+    assert _render.NEEDS_KERNEL_CLASS in demo._dom_classes
+    assert repr(demo).startswith("Run this cell")

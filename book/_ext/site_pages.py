@@ -10,7 +10,9 @@
   title), which Sphinx's search ranks above every full-text hit.
 - ``static/site.css`` (phone layout of explorers and code) and ``static/site-a11y.js``
   (accessible names for saved-widget controls, which the ipywidgets HTML manager leaves
-  unlabelled) are added to every page.
+  unlabelled) are added to every page, and ``static/site-snapshot.js``: explorers that compute
+  in Python only (class ``cnncourse-needs-kernel``) get a "static snapshot" badge and disabled
+  controls.
 """
 
 from __future__ import annotations
@@ -89,4 +91,5 @@ def setup(app):
     app.connect("doctree-read", _add_search_terms)
     app.add_css_file("site.css", priority=900)
     app.add_js_file("site-a11y.js", defer="defer", priority=900)
+    app.add_js_file("site-snapshot.js", defer="defer", priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

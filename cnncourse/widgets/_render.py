@@ -12,7 +12,9 @@ Widgets import only from this module, :mod:`cnncourse.viz` (matplotlib figures) 
 - HTML: :func:`error_html`, :func:`notice_html`, :func:`td` + :func:`html_table`,
   :func:`kernel_html` (heat map with numbers), :func:`colorbar_html`.
 - Layout: :func:`image_widget`, :func:`labelled`.
-- :class:`FriendlyRepr`: the one-line text a notebook shows where the widget is not live.
+- :class:`FriendlyRepr`: the one-line text a notebook shows where the widget is not live;
+  :class:`NeedsKernel`: marks an explorer the website cannot compute (its controls are disabled
+  there, under a "static snapshot" badge).
 - :func:`esm`: the ES module of an explorer's browser front-end (``js/``), for anywidget.
 """
 
@@ -47,6 +49,24 @@ class FriendlyRepr:
 
     def __repr__(self) -> str:
         return "Run this cell to start the explorer; its controls appear here."
+
+
+NEEDS_KERNEL_CLASS = "cnncourse-needs-kernel"
+
+
+class NeedsKernel(FriendlyRepr):
+    """Mixin for explorers that compute in Python only (a trained model, torch, a tracer).
+
+    The saved widget carries the CSS class ``cnncourse-needs-kernel``; on the static website
+    (``book/_ext/static/site-snapshot.js``) such an explorer shows a "static snapshot" badge and
+    its controls are disabled, so no control there moves without its output following. In
+    JupyterLab the class changes nothing. The other explorers are anywidgets that compute in the
+    page.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_class(NEEDS_KERNEL_CLASS)
 
 
 JS_DIR = Path(__file__).with_name("js")

@@ -29,7 +29,7 @@ import torch
 from .. import models, tracer
 from .._validate import check_choice, check_int
 from ..tracer import RFStep, Stage
-from ._render import FriendlyRepr, notice_html
+from ._render import NeedsKernel, notice_html
 
 __all__ = [
     "MAX_INPUT_SIZE",
@@ -207,7 +207,7 @@ def _error_box(message: str) -> str:
     return notice_html(message, "Cannot build this", error=True)
 
 
-class ArchitectureExplorer(FriendlyRepr, widgets.VBox):
+class ArchitectureExplorer(NeedsKernel, widgets.VBox):
     """Choose a model and an input size; see the summary, the plots and the layer table.
 
     Attributes a test (or a student) can drive: ``model`` (Dropdown of the zoo), ``input_size``

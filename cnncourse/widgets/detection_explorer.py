@@ -25,7 +25,7 @@ import torch
 
 from .. import detect, viz
 from .._validate import check_int
-from ._render import FriendlyRepr, error_html, html_table, png_boxes, td
+from ._render import NeedsKernel, error_html, html_table, png_boxes, td
 
 __all__ = [
     "COLORS",
@@ -176,7 +176,7 @@ def _fmt(x: float) -> str:
     return "n/a" if np.isnan(x) else f"{x:.2f}"
 
 
-class DetectionExplorer(FriendlyRepr, widgets.VBox):
+class DetectionExplorer(NeedsKernel, widgets.VBox):
     """Pick a test canvas, slide the score threshold and the NMS IoU threshold.
 
     Attributes a test (or a student) can drive: ``canvas`` (IntSlider), ``score_threshold`` and

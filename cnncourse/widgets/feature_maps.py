@@ -191,7 +191,7 @@ def map_png(values, vmin: float, vmax: float, cmap: str, target: int = 168) -> b
 # ------------------------------------------------------------------------------------ view
 
 
-class FeatureMapBrowser(_render.FriendlyRepr, widgets.VBox):
+class FeatureMapBrowser(_render.NeedsKernel, widgets.VBox):
     """Browse the feature maps of a CNN: image, layer, channel.
 
     Attributes a test can drive: ``index`` (IntSlider), ``layer`` (Dropdown), ``channel``

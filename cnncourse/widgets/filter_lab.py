@@ -162,7 +162,7 @@ def filter_lab(
     return LabResult(k, out, magnitude)
 
 
-class FilterLab(_render.FriendlyRepr, widgets.VBox):
+class FilterLab(_render.NeedsKernel, widgets.VBox):
     """Filter families on real photos: input, kernel (heat map), output and gradient magnitude.
 
     Drivable attributes: ``image`` (Dropdown), ``family`` (Dropdown of :data:`FAMILIES`),

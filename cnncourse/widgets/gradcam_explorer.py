@@ -185,7 +185,7 @@ def probabilities_html(
 PREDICTED = -1  # dropdown value meaning "explain the predicted class"
 
 
-class GradCamExplorer(_render.FriendlyRepr, widgets.VBox):
+class GradCamExplorer(_render.NeedsKernel, widgets.VBox):
     """Pick an image and a target class; see the Grad-CAM overlay and the class probabilities.
 
     Attributes a test can drive: ``index`` (IntSlider), ``target`` (Dropdown; ``-1`` =

@@ -290,7 +290,10 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None, title=None):
     from matplotlib.patches import Patch, Rectangle
 
     n = len(settings)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 3.0), dpi=80, squeeze=False)
+    # constrained layout gives the title and the legend below the panels their own room
+    fig, axes = plt.subplots(
+        1, n, figsize=(2.6 * n, 3.3), dpi=80, squeeze=False, layout="constrained"
+    )
     for k, (ax, (st, it)) in enumerate(zip(axes[0], settings, strict=True)):
         result = explore(boxes, scores, st, it)
         step = (
@@ -326,12 +329,11 @@ def nms_figure(image, boxes, scores, settings, steps_to_show=None, title=None):
         handles=[
             Patch(fill=False, ec=c, ls=LINESTYLES[s], lw=1.5, label=s) for s, c in COLORS.items()
         ],
-        loc="lower center",
+        loc="outside lower center",
         ncol=len(COLORS),
         fontsize=8,
         frameon=False,
     )
-    if title is not None:  # before tight_layout, which then leaves it room
+    if title is not None:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

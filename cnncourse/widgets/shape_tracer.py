@@ -26,7 +26,7 @@ from torch import nn
 
 from .. import models, shapes, tracer
 from .._validate import check_choice, check_int
-from ._render import FriendlyRepr
+from ._render import NeedsKernel
 
 __all__ = [
     "StackSpec",
@@ -201,7 +201,7 @@ def trace_stack(name: str, input_size: int | None = None) -> tracer.ShapeTable:
     return table
 
 
-class ShapeTracer(FriendlyRepr, widgets.VBox):
+class ShapeTracer(NeedsKernel, widgets.VBox):
     """Choose a stack and an input size; the per-layer table updates.
 
     Attributes a test (or a student) can drive: ``stack`` (Dropdown of :data:`STACKS`),

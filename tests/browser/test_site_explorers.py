@@ -63,3 +63,33 @@ def test_nms_explorer_live_on_the_site(site, page, artifacts):
     explorer, problems = open_chapter(page, site, "08_detection", ".cnncourse-nms-explorer")
     drive_nms_explorer(page, explorer, shots=artifacts / "site")
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    "chapter, explorers",
+    [
+        ("02_filters", 1),  # filter lab
+        ("03_padding_stride", 1),  # shape tracer
+        ("05_architectures", 1),  # architecture explorer
+        ("07_visualization", 2),  # feature maps, Grad-CAM
+        ("08_detection", 1),  # detection explorer
+    ],
+)
+def test_python_only_explorers_are_static_snapshots_on_the_site(site, page, chapter, explorers):
+    # Their controls would move with nothing following (no kernel): a badge says so and every
+    # control is disabled (book/_ext/static/site-snapshot.js).
+    explorer, problems = open_chapter(page, site, chapter, ".cnncourse-needs-kernel")
+    explorer.locator(".cnncourse-snapshot-badge").wait_for(state="visible", timeout=30_000)
+    marked = page.locator(".cnncourse-needs-kernel")
+    assert marked.count() == explorers
+    for i in range(explorers):
+        one = marked.nth(i)
+        one.scroll_into_view_if_needed()
+        assert "Static snapshot" in one.locator(".cnncourse-snapshot-badge").inner_text()
+        controls = one.locator("input, select, button, textarea")
+        assert controls.count() > 0
+        enabled = [j for j in range(controls.count()) if controls.nth(j).is_enabled()]
+        assert enabled == [], f"{chapter}: explorer {i} has enabled controls {enabled}"
+        for handle in one.locator(".noUi-handle").all():
+            assert handle.get_attribute("tabindex") == "-1"
+    assert problems == []
