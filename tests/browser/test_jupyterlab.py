@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from _lab import RUN_TIMEOUT_MS, run_cell_alone
 
 pytestmark = pytest.mark.browser
-
-RUN_TIMEOUT_MS = 90_000
-ARTIFACTS = Path(__file__).with_name("artifacts")
 
 
 def wait_for_new_src(page, img, old_src: str):
@@ -23,30 +20,6 @@ def wait_for_new_src(page, img, old_src: str):
 # ---------------------------------------------------------------------------------------------
 # The explorers of chapters 2, 5, 7 and 8, each from its own cell: open the chapter, run only
 # the widget cell (it imports what it needs and loads a bundled model), drive every control.
-
-
-def run_cell_alone(page, base: str, notebook: str, cell_text: str, ready_selector: str):
-    """Open ``notebook``, run only the code cell containing ``cell_text``; return the explorer."""
-    # ?reset: a clean workspace, so a notebook an earlier test opened is not restored over this one
-    page.goto(f"{base}/lab/tree/{notebook}?reset")
-    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
-    panel.wait_for(timeout=60_000)
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    page.add_locator_handler(dialog, lambda d: d.get_by_role("button", name="Select").click())
-    panel.locator(".jp-Cell").nth(1).wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"\|\s*Idle$")).first.wait_for(timeout=60_000)
-    cell = panel.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=cell_text))
-    cell = cell.first
-    cell.scroll_into_view_if_needed()
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-    explorer = cell.locator(ready_selector).first
-    try:
-        explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / f"failed_alone_{Path(notebook).stem}.png"))
-        raise
-    return cell, explorer
 
 
 def loaded_src(page, img) -> str:

@@ -4,8 +4,6 @@ bad typed values give a message, and the kernel sees what the page set."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from _explorer_drivers import (
     drive_kernel_explorer,
@@ -13,32 +11,11 @@ from _explorer_drivers import (
     drive_pooling_explorer,
     drive_stride_explorer,
 )
+from _lab import run_cell_alone
 
 from cnncourse.widgets import pooling_explorer as pe
 
 pytestmark = pytest.mark.browser
-
-
-def run_cell_alone(page, base: str, notebook: str, cell_text: str, ready_selector: str):
-    """Open ``notebook`` on a fresh kernel and run only the code cell containing ``cell_text``."""
-    # ?reset: a fresh workspace, not the tabs an earlier test left open
-    page.goto(f"{base}/lab/tree/{notebook}?reset")
-    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
-    panel.wait_for(timeout=60_000)
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    page.add_locator_handler(dialog, lambda d: d.get_by_role("button", name="Select").click())
-    panel.locator(".jp-Cell").nth(1).wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"\|\s*Idle$")).first.wait_for(timeout=60_000)
-    cell = panel.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=cell_text))
-    cell = cell.first
-    cell.scroll_into_view_if_needed()
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
-    # the first prompt number of this kernel: the cell ran alone, nothing before it
-    cell.locator(".jp-InputPrompt", has_text="[1]").wait_for(timeout=90_000)
-    explorer = cell.locator(ready_selector).first
-    explorer.wait_for(state="visible", timeout=60_000)
-    return cell, explorer
 
 
 def kernel_says(page, cell, code: str) -> str:

@@ -87,9 +87,12 @@ def test_python_only_explorers_are_static_snapshots_on_the_site(site, page, chap
         one.scroll_into_view_if_needed()
         assert "Static snapshot" in one.locator(".cnncourse-snapshot-badge").inner_text()
         controls = one.locator("input, select, button, textarea")
-        assert controls.count() > 0
+        handles = one.locator(".noUi-handle")  # ipywidgets sliders: focusable divs, no <input>
+        assert controls.count() + handles.count() > 0
         enabled = [j for j in range(controls.count()) if controls.nth(j).is_enabled()]
         assert enabled == [], f"{chapter}: explorer {i} has enabled controls {enabled}"
-        for handle in one.locator(".noUi-handle").all():
+        for handle in handles.all():
             assert handle.get_attribute("tabindex") == "-1"
+        for readout in one.locator(".widget-readout").all():
+            assert readout.get_attribute("contenteditable") == "false"
     assert problems == []

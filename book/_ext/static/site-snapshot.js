@@ -32,6 +32,11 @@
       el.setAttribute("tabindex", "-1");
       el.setAttribute("aria-disabled", "true");
     });
+    // a slider's readout is an editable div: typing there would move the slider too
+    explorer.querySelectorAll("[contenteditable]").forEach(function (el) {
+      el.setAttribute("contenteditable", "false");
+      el.setAttribute("tabindex", "-1");
+    });
   }
 
   var pending = false;
