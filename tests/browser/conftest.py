@@ -6,6 +6,7 @@ with one line saying how to enable them. Servers and the browser are always stop
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -174,13 +175,20 @@ def site():
     html = ROOT / "_build" / "html"
     if not (html / "index.html").exists():
         pytest.fail("the website is not built: run `make book` first (make test does)")
+    with serve_folder(html) as base:
+        yield base, html
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path, handler=_QuietHandler):
+    """Serve ``folder`` on 127.0.0.1 from a thread; yield its base URL; stop it on exit."""
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", free_port()), functools.partial(_QuietHandler, directory=str(html))
+        ("127.0.0.1", free_port()), functools.partial(handler, directory=str(folder))
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", html
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -14,11 +14,10 @@ from __future__ import annotations
 import gzip
 import http.server
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port
+from conftest import ROOT, serve_folder
 from test_website import _page_paths
 
 pytestmark = pytest.mark.browser
@@ -65,18 +64,8 @@ class _GzipHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def gzip_site(site):
     _, html = site
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", free_port()),
-        lambda *a, **k: _GzipHandler(*a, directory=str(html), **k),
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", html
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_folder(html, _GzipHandler) as base:
+        yield base, html
 
 
 def _throttled_load(browser, url):
