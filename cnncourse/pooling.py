@@ -164,6 +164,7 @@ def max_pool2d_naive(
     x, unbatched, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _pool_args(
         x, kernel_size, stride, padding, dilation, ceil_mode
     )
+    return_indices = check_bool("return_indices", return_indices)
     n, c, h, w = x.shape
     y = np.full((n, c, oh, ow), -np.inf, dtype=x.dtype)
     idx = np.full((n, c, oh, ow), -1, dtype=np.int64)

@@ -490,3 +490,83 @@ X = np.zeros((1, 1, 4, 4))
 def test_bad_inputs_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_defaults_and_dtypes_of_every_entry_point_match_torch():
+    """Each function called with only its required arguments behaves like torch's defaults
+    (ceil_mode=False, count_include_pad=True), keeps float32, gives int64 indices, and takes an
+    unbatched (C, H, W) input back to (C, ...)."""
+    x = np.random.default_rng(3).normal(size=(2, 5, 5)).astype(np.float32)
+    xt = torch.tensor(x, requires_grad=True)
+    y_ref, i_ref = F.max_pool2d(xt, 2, return_indices=True)
+    for fn in (pooling.max_pool2d_naive, pooling.max_pool2d):
+        y, idx = fn(x, 2, return_indices=True)
+        assert y.dtype == np.float32 and idx.dtype == np.int64, fn.__name__
+        assert y.shape == idx.shape == (2, 2, 2), fn.__name__
+        np.testing.assert_array_equal(y, y_ref.detach().numpy())
+        np.testing.assert_array_equal(idx, i_ref.numpy())
+    assert pooling.max_pool2d_naive(x, 2).shape == (2, 2, 2)
+    # avg_pool2d_backward's default count_include_pad=True, with padding where it matters
+    F.avg_pool2d(xt, 3, 2, 1).sum().backward()
+    np.testing.assert_allclose(
+        pooling.avg_pool2d_backward(np.ones((2, 3, 3)), x, 3, 2, 1), xt.grad.numpy(), rtol=1e-6
+    )
+    for fn, ref in (
+        (pooling.global_avg_pool2d, F.adaptive_avg_pool2d(xt, 1)),
+        (pooling.global_max_pool2d, F.adaptive_max_pool2d(xt, 1)),
+    ):
+        out = fn(x)
+        assert out.shape == (2, 1, 1) and out.dtype == np.float32, fn.__name__
+        np.testing.assert_allclose(out, ref.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "x_dtype, g_dtype, expected",
+    [
+        (np.float32, np.float32, np.float32),
+        (np.float64, np.float32, np.float64),
+        (np.float32, np.float64, np.float64),
+    ],
+)
+def test_backward_dtype_is_the_promotion_of_input_and_gradient(x_dtype, g_dtype, expected):
+    """dx has numpy's promoted dtype of x and grad_output (torch would refuse mixed dtypes)."""
+    x = np.random.default_rng(4).normal(size=(1, 2, 6, 6)).astype(x_dtype)
+    for name, backward, out_shape, args in (
+        ("max", pooling.max_pool2d_backward, (1, 2, 3, 3), (2,)),
+        ("avg", pooling.avg_pool2d_backward, (1, 2, 3, 3), (3, 2, 1)),
+        ("adaptive avg", pooling.adaptive_avg_pool2d_backward, (1, 2, 4, 4), ()),
+        ("adaptive max", pooling.adaptive_max_pool2d_backward, (1, 2, 4, 4), ()),
+    ):
+        g = np.ones(out_shape, dtype=g_dtype)
+        dx = backward(g, x, *args)
+        assert dx.shape == x.shape and dx.dtype == expected, (name, dx.dtype)
+
+
+def test_unbatched_backward_of_every_pooling():
+    x = np.random.default_rng(5).normal(size=(2, 6, 6))
+    for backward, g_shape, args in (
+        (pooling.max_pool2d_backward, (2, 3, 3), (2,)),
+        (pooling.avg_pool2d_backward, (2, 3, 3), (3, 2, 1)),
+        (pooling.adaptive_avg_pool2d_backward, (2, 4, 4), ()),
+        (pooling.adaptive_max_pool2d_backward, (2, 4, 4), ()),
+    ):
+        g = np.random.default_rng(6).normal(size=g_shape)
+        dx = backward(g, x, *args)
+        batched = backward(g[None], x[None], *args)
+        assert dx.shape == x.shape, backward.__name__
+        np.testing.assert_array_equal(dx, batched[0])
+
+
+@pytest.mark.parametrize("fn", [pooling.max_pool2d, pooling.max_pool2d_naive])
+def test_return_indices_must_be_a_bool(fn):
+    with pytest.raises(
+        TypeError, match=r"^return_indices must be True or False, got .yes. \(str\)$"
+    ):
+        fn(ARANGE_4X4, 2, return_indices="yes")
+
+
+def test_adaptive_return_indices_must_be_a_bool():
+    with pytest.raises(
+        TypeError, match=r"^return_indices must be True or False, got .yes. \(str\)$"
+    ):
+        pooling.adaptive_max_pool2d(ARANGE_4X4, 2, return_indices="yes")
