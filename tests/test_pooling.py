@@ -1,5 +1,7 @@
 """pooling.py proven against torch.nn.functional (forward, indices, autograd) and finite differences."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -570,3 +572,23 @@ def test_adaptive_return_indices_must_be_a_bool():
         TypeError, match=r"^return_indices must be True or False, got .yes. \(str\)$"
     ):
         pooling.adaptive_max_pool2d(ARANGE_4X4, 2, return_indices="yes")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_avg_pool2d_with_inf_gives_no_warning(dtype):
+    """0 * inf in the matrix form is expected and handled; it must not warn the student."""
+    x = np.ones((1, 1, 5, 5), dtype=dtype)
+    x[0, 0, 1, 1] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = pooling.adaptive_avg_pool2d(x, 2)
+    np.testing.assert_array_equal(y, F.adaptive_avg_pool2d(torch.tensor(x), 2).numpy())
+
+
+def test_unbatched_adaptive_max_with_indices():
+    x = np.random.default_rng(7).normal(size=(2, 7, 5))
+    y, idx = pooling.adaptive_max_pool2d(x, (3, 2), return_indices=True)
+    y_ref, i_ref = F.adaptive_max_pool2d(torch.tensor(x), (3, 2), return_indices=True)
+    assert y.shape == idx.shape == (2, 3, 2)
+    np.testing.assert_array_equal(y, y_ref.numpy())
+    np.testing.assert_array_equal(idx, i_ref.numpy())
