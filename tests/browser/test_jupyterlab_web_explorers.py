@@ -9,6 +9,7 @@ from _explorer_drivers import (
     drive_kernel_explorer,
     drive_nms_explorer,
     drive_pooling_explorer,
+    drive_shape_tracer,
     drive_stride_explorer,
 )
 from _lab import run_cell_alone
@@ -100,3 +101,20 @@ def test_nms_explorer_cell_alone(jupyterlab, page, artifacts):
         page, cell, "print(nms_widget.canvas, nms_widget.score_threshold, nms_widget.error == '')"
     )
     assert said == "1 0.0 True", said
+
+
+def test_shape_tracer_cell_alone(jupyterlab, page, artifacts):
+    cell, explorer = run_cell_alone(
+        page,
+        jupyterlab,
+        "chapters/03_padding_stride.ipynb",
+        "ShapeTracer(",
+        ".cnncourse-shape-tracer",
+    )
+    drive_shape_tracer(page, explorer, shots=artifacts / "lab")
+    said = kernel_says(
+        page,
+        cell,
+        "print(tracer.stack, tracer.input_size, tracer.result.total_parameters, repr(tracer.error))",
+    )
+    assert said == "LeNet-5 32 61706 ''", said

@@ -11,6 +11,7 @@ from _explorer_drivers import (
     drive_kernel_explorer,
     drive_nms_explorer,
     drive_pooling_explorer,
+    drive_shape_tracer,
     drive_stride_explorer,
 )
 
@@ -47,6 +48,13 @@ def test_stride_padding_explorer_live_on_the_site(site, page, artifacts):
     assert problems == []
 
 
+def test_shape_tracer_live_on_the_site(site, page, artifacts):
+    explorer, problems = open_chapter(page, site, "03_padding_stride", ".cnncourse-shape-tracer")
+    drive_shape_tracer(page, explorer, shots=artifacts / "site")
+    assert page.locator(".cnncourse-needs-kernel").count() == 0  # chapter 3 is all live
+    assert problems == []
+
+
 def test_pooling_explorer_live_on_the_site(site, page, artifacts):
     explorer, problems = open_chapter(page, site, "04_pooling", ".cnncourse-pooling-explorer")
     drive_pooling_explorer(page, explorer, kernel=False, shots=artifacts / "site")
@@ -69,7 +77,6 @@ def test_nms_explorer_live_on_the_site(site, page, artifacts):
     "chapter, explorers",
     [
         ("02_filters", 1),  # filter lab
-        ("03_padding_stride", 1),  # shape tracer
         ("05_architectures", 1),  # architecture explorer
         ("07_visualization", 2),  # feature maps, Grad-CAM
         ("08_detection", 1),  # detection explorer
