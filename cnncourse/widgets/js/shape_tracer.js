@@ -168,8 +168,16 @@ export function messageHtml(stack, size) {
   );
 }
 
+// The table keeps each row on one line and scrolls sideways in its own box (a phone).
+const TABLE_CSS =
+  ".cnncourse-tracer-table table{border-collapse:collapse;font-size:13px;margin:4px 0}" +
+  ".cnncourse-tracer-table th,.cnncourse-tracer-table td{padding:2px 8px;white-space:nowrap;" +
+  "text-align:right;border-bottom:1px solid #ddd}" +
+  ".cnncourse-tracer-table th:nth-child(-n+2),.cnncourse-tracer-table td:nth-child(-n+2){text-align:left}";
+
 function render({ model, el }) {
   keepKeys(el);
+  el.append(h("style", { text: TABLE_CSS }));
   const maxSize = model.get("max_input_size");
   const headers = model.get("headers");
   const inputError = h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
@@ -196,6 +204,7 @@ function render({ model, el }) {
     onInput: (v) => set({ input_size: v }),
     onInvalid: (text) => { inputError.textContent = text; },
   });
+  size.row.style.flex = "1 1 320px";  // label, slider and box on one line where there is room
   const message = h("div", { class: "cnncourse-tracer-message", "aria-live": "polite" });
   const table = h("div", { class: "cnncourse-tracer-table", style: "overflow-x:auto;max-width:100%" });
   el.append(
