@@ -76,7 +76,7 @@ def main() -> None:
         ("stride/padding: explore + grid_html", lambda: stride_padding.grid_html(stride_padding.explore(16, 7, 4, 4, 3, step=0))),
         ("stride/padding: view, stride slider", cycle(lambda v: setattr(sp.stride, "value", v), [1, 2, 3])),
         ("shape tracer: VGG-16 at 224", lambda: shape_tracer.trace_stack("VGG-16", 224)),
-        ("shape tracer: view, input size", cycle(lambda v: setattr(st.input_size, "value", v), [64, 96, 128])),
+        ("shape tracer: view, input size", cycle(lambda v: setattr(st, "input_size", v), [64, 96, 128])),
     ]  # fmt: skip
     print(environment())
     print(f"reference: torch conv2d 3x3 on the 512x512 photo: {ref:.2f} ms\n")

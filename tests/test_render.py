@@ -257,7 +257,13 @@ def test_every_explorer_computes_in_the_page_or_says_it_needs_a_kernel():
     live = {c.__name__ for c in explorers if issubclass(c, anywidget.AnyWidget)}
     marked = {c.__name__ for c in explorers if issubclass(c, _render.NeedsKernel)}
     assert live | marked == {c.__name__ for c in explorers} and not live & marked
-    assert live == {"StridePaddingExplorer", "PoolingExplorer", "KernelExplorer", "NMSExplorer"}
+    assert live == {
+        "StridePaddingExplorer",
+        "PoolingExplorer",
+        "KernelExplorer",
+        "NMSExplorer",
+        "ShapeTracer",
+    }
     assert all(issubclass(c, _render.FriendlyRepr) for c in explorers)
 
 

@@ -1,4 +1,4 @@
-"""Each explorer cell of chapters 2, 5, 7 and 8 runs on its own in a fresh kernel.
+"""Each explorer cell of chapters 2, 3, 5, 7 and 8 runs on its own in a fresh kernel.
 
 That is what a student does after a kernel restart: run the widget cell, not the cells above.
 The cell must import what it needs and find its model without retraining (its own checkpoint in
@@ -14,6 +14,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_CELLS = [
     ("02_filters", "filter_lab.FilterLab("),
+    ("03_padding_stride", "ShapeTracer("),
     ("05_architectures", "architecture_explorer.ArchitectureExplorer("),
     ("07_visualization", "fmaps.FeatureMapBrowser("),
     ("07_visualization", "gradcam_explorer.GradCamExplorer("),

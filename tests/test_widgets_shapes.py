@@ -216,29 +216,93 @@ def test_register_stack():
         assert table[0].output_shape == (1, 4, 4, 4) and table.total_parameters == 76
         w = shape_tracer.ShapeTracer(stack="tiny")
         assert w.result[0].receptive_field == (3, 3)
+        entry = [s for s in w.stacks if s["name"] == "tiny"][0]
+        assert entry["layers"][0]["op"] == "conv" and w.kernel_view == {}  # the page traces it
     finally:
         del shape_tracer.STACKS["tiny"]
     with pytest.raises(TypeError, match="builder"):
         shape_tracer.register_stack("x", 3, 1, 1)
 
 
-def test_shape_tracer_view_driven_by_its_controls():
+def test_page_describes_the_built_in_stacks_from_their_modules():
+    stacks = {s["name"]: s for s in shape_tracer.page_stacks()}
+    assert list(stacks) == list(shape_tracer.STACKS)
+    for name, entry in stacks.items():
+        assert entry["kernel_only"] == "" and entry["layers"], name
+        model = shape_tracer.build_stack(name)
+        leaves = [(n, type(m).__name__) for n, m in model.named_modules() if not list(m.children())]
+        assert [(layer["name"], layer["type"]) for layer in entry["layers"]] == leaves
+    # the head follows the input: no Linear carries a size-dependent in_features
+    vgg = stacks["VGG-16"]["layers"]
+    assert [layer["out_features"] for layer in vgg if layer["op"] == "linear"] == [4096, 4096, 1000]
+    assert all("in_features" not in layer for layer in vgg)
+
+
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.conv(x)
+
+
+def _fixed_head(size):  # sized for 8x8 whatever the input: PyTorch rejects other sizes
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 8 * 8, 3))
+
+
+@pytest.mark.parametrize(
+    "builder, in_channels, why, fails_at_1",
+    [
+        (lambda s: _Residual(), 3, "_Residual with its own forward()", False),
+        (lambda s: nn.Sequential(nn.Conv2d(3, 3, 3), _Residual()), 3, "own forward()", True),
+        (lambda s: nn.Sequential(nn.Conv2d(3, 3, 3), nn.Upsample(scale_factor=2)), 3, "Upsample", True),
+        (lambda s: nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1)), 3, "AdaptiveAvg", True),
+        (_fixed_head, 1, "its layers at input size 9 are not those at 8", True),
+    ],
+)  # fmt: skip
+def test_stacks_the_page_cannot_trace_are_traced_by_python(builder, in_channels, why, fails_at_1):
+    """A stack the page cannot describe is kernel-only: Python traces it and sends the table."""
+    shape_tracer.register_stack("custom", builder, in_channels=in_channels, default_size=8)
+    try:
+        entry = [s for s in shape_tracer.page_stacks() if s["name"] == "custom"][0]
+        assert entry["layers"] is None and why in entry["kernel_only"]
+        w = shape_tracer.ShapeTracer(stack="custom")
+        assert w.error == "" and w.kernel_view["table"] == shape_tracer.table_json(w.result)
+        assert (w.kernel_view["stack"], w.kernel_view["input_size"]) == ("custom", 8)
+        w.input_size = 1  # where PyTorch rejects it, its message goes to the page as is
+        table = None if w.result is None else shape_tracer.table_json(w.result)
+        assert w.kernel_view == {
+            "stack": "custom",
+            "input_size": 1,
+            "table": table,
+            "error": w.error,
+        }
+        assert (w.result is None) == fails_at_1
+        assert w.error.startswith("the model rejects input_shape (1, ") or not fails_at_1
+    finally:
+        del shape_tracer.STACKS["custom"]
+
+
+def test_shape_tracer_view_driven_by_its_traits():
     w = shape_tracer.ShapeTracer()
     assert "cnncourse-shape-tracer" in w._dom_classes
-    assert w.result.total_parameters == 62_958 and "<table" in w.table.value
-    assert (
-        "designed for 3&times;32&times;32 input; traced at 3&times;32&times;32" in w.message.value
-    )
-    w.input_size.value = 64  # the head is re-sized: 64 -> 60 -> 30 -> 26 -> 13
-    # the description follows the size (it said "3x32x32" beside "input 3x64x64")
-    assert "traced at 3&times;64&times;64" in w.message.value and "3x32x32" not in w.message.value
+    assert w.result.total_parameters == 62_958 and w.error == ""
+    assert w.kernel_view == {}  # the page traces the built-in stacks itself
+    assert repr(w).startswith("Run this cell")
+    w.input_size = 64  # the head is re-sized: 64 -> 60 -> 30 -> 26 -> 13
     assert w.result[5].output_shape == (1, 16, 13, 13)
     assert w.result[7].parameters == 16 * 13 * 13 * 120 + 120
-    w.input_size.value = 8
-    assert w.result is None and "too small" in w.error
-    assert "Invalid input size" in w.message.value and w.table.value == ""
-    w.stack.value = "ResNet stem"
-    assert w.input_size.value == 224 and w.result[-1].output_shape == (1, 64, 56, 56)
+    w.input_size = 8
+    assert w.result is None and "input_size 8 is too small" in w.error
+    w.stack = "ResNet stem"
+    assert w.input_size == 224 and w.result[-1].output_shape == (1, 64, 56, 56)
+    w.stack = "VGG block"
+    w.input_size = 1  # the size rule says which window no longer fits (not PyTorch's text)
+    assert w.error == (
+        "input_size 1 is too small for VGG block: kernel_size 2 (dilated to 2) does not fit "
+        "the padded input 1 + 2*0 = 1: floor((1 + 2*0 - 2) / 2) + 1 = 0 outputs (need >= 1)"
+    )
 
 
 def test_shape_tracer_figure():

@@ -9,24 +9,31 @@ Pure core (tested without a browser):
   device: shapes and counts without allocating or computing anything, so even VGG-16 at
   224x224 traces in milliseconds.
 
-View: :class:`ShapeTracer`. Static figure for the website: :func:`shape_tracer_figure`.
+- :func:`page_stacks` -- each stack's layer list as the page needs it, derived from the module
+  :func:`build_stack` builds (``None`` for a stack only Python can trace: a layer type or a
+  ``forward`` the page cannot follow); :func:`table_json` -- a table as the page computes it.
+
+View: :class:`ShapeTracer`, an anywidget whose page front-end (``js/shape_tracer.js``) is a port
+of :func:`trace_stack` for those layer lists, so it runs without a kernel. Static figure:
+:func:`shape_tracer_figure`.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
-import ipywidgets as widgets
+import anywidget
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import traitlets
 from torch import nn
 
 from .. import models, shapes, tracer
 from .._validate import check_choice, check_int
-from ._render import NeedsKernel
+from . import _render
 
 __all__ = [
     "StackSpec",
@@ -34,6 +41,8 @@ __all__ = [
     "register_stack",
     "build_stack",
     "trace_stack",
+    "page_stacks",
+    "table_json",
     "ShapeTracer",
     "shape_tracer_figure",
 ]
@@ -172,6 +181,189 @@ def build_stack(name: str, input_size: int | None = None, device: str = "meta") 
         raise ValueError(f"input_size {size} is too small for {name}: {err}") from err
 
 
+# ------------------------------------------------------------------ the page's description
+
+# What the page's tracer (js/shape_tracer.js) computes, by what a leaf layer does to a shape.
+# A stack with any other leaf (or a container other than nn.Sequential) is traced by Python only.
+_PAGE_OPS = {
+    nn.Conv2d: "conv",
+    nn.MaxPool2d: "pool",
+    nn.AvgPool2d: "pool",
+    nn.Flatten: "flatten",
+    nn.Linear: "linear",
+    **{t: "pointwise" for t in tracer._POINTWISE},
+}
+
+
+def _pair(value) -> list[int]:
+    return [int(v) for v in value] if isinstance(value, (tuple, list)) else [int(value)] * 2
+
+
+def _chain(module: nn.Module, prefix: str = ""):
+    """(dotted name, leaf) in the order ``nn.Sequential`` calls them (each once)."""
+    if not any(True for _ in module.children()):
+        yield prefix, module
+        return
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(
+            f"{prefix or 'the stack'} is a {type(module).__name__} with its own forward(); "
+            "the page follows nn.Sequential chains only"
+        )
+    seen = set()
+    for name, child in module._modules.items():
+        if child is None or id(child) in seen:
+            raise TypeError(f"{prefix}.{name} is reused or None: the page needs distinct layers")
+        seen.add(id(child))
+        yield from _chain(child, f"{prefix}.{name}" if prefix else name)
+
+
+def _describe(module: nn.Module) -> tuple[list[dict], list[int]]:
+    """The page's layer list of a built stack, and the in_features of its Linear layers."""
+    layers, in_features = [], []
+    for name, leaf in _chain(module):
+        kind = type(leaf)
+        op = _PAGE_OPS.get(kind)
+        if op is None:
+            raise TypeError(f"layer {name or kind.__name__} is a {kind.__name__}")
+        layer = {"name": name or kind.__name__, "type": kind.__name__, "op": op}
+        if any(not p.requires_grad for p in leaf.parameters()):
+            raise TypeError(f"layer {layer['name']} has frozen parameters")
+        if op in ("conv", "pool"):
+            if getattr(leaf, "return_indices", False) or getattr(leaf, "divisor_override", None):
+                raise TypeError(f"layer {layer['name']} returns indices or overrides its divisor")
+            padding = leaf.padding
+            layer.update(
+                kernel_size=_pair(leaf.kernel_size),
+                stride=_pair(leaf.stride),
+                padding=padding if isinstance(padding, str) else _pair(padding),
+                dilation=_pair(getattr(leaf, "dilation", 1)),
+            )
+        if op == "conv":
+            layer.update(
+                in_channels=leaf.in_channels, out_channels=leaf.out_channels, groups=leaf.groups
+            )
+        elif op == "pool":
+            layer["ceil_mode"] = bool(leaf.ceil_mode)
+        elif op == "flatten" and (leaf.start_dim, leaf.end_dim) != (1, -1):
+            raise TypeError(f"layer {layer['name']} flattens dims {leaf.start_dim}..{leaf.end_dim}")
+        elif op == "linear":
+            layer.update(out_features=leaf.out_features, bias=leaf.bias is not None)
+            in_features.append(leaf.in_features)
+        if op != "linear":  # a Linear's count follows its input (the head sized for the input)
+            layer["parameters"] = sum(p.numel() for p in leaf.parameters())
+        layers.append(layer)
+    return layers, in_features
+
+
+def _walk(layers: list[dict], in_channels: int, size: int) -> list[tuple[int, ...]]:
+    """Output shape (batch of 1 included) after each layer of a page description.
+
+    The one size rule of the page: :func:`shapes.conv_output_size` and
+    :func:`shapes.pool_output_size` per axis (height first); their ``ValueError`` says which
+    kernel no longer fits.
+    """
+    shape: tuple[int, ...] = (1, in_channels, size, size)
+    out = []
+    for layer in layers:
+        op = layer["op"]
+        if op in ("conv", "pool"):
+            if len(shape) != 4:
+                raise TypeError(f"layer {layer['name']} needs an (N, C, H, W) input")
+            hw = []
+            for axis in (0, 1):
+                n, k = shape[2 + axis], layer["kernel_size"][axis]
+                s, d = layer["stride"][axis], layer["dilation"][axis]
+                p = layer["padding"]
+                p = p if isinstance(p, str) else p[axis]
+                if op == "conv":
+                    hw.append(shapes.conv_output_size(n, k, s, p, d))
+                else:
+                    hw.append(shapes.pool_output_size(n, k, s, p, d, layer["ceil_mode"]))
+            if op == "conv" and shape[1] != layer["in_channels"]:
+                raise TypeError(f"layer {layer['name']} expects {layer['in_channels']} channels")
+            shape = (1, layer["out_channels"] if op == "conv" else shape[1], *hw)
+        elif op == "flatten":
+            if len(shape) != 4:
+                raise TypeError(f"layer {layer['name']} needs an (N, C, H, W) input")
+            shape = (1, shape[1] * shape[2] * shape[3])
+        elif op == "linear":
+            if len(shape) != 2:
+                raise TypeError(f"layer {layer['name']} needs a flattened input")
+            shape = (1, layer["out_features"])
+        out.append(shape)
+    return out
+
+
+def _linear_inputs(layers: list[dict], shapes_out: list[tuple[int, ...]], in_channels, size):
+    before = [(1, in_channels, size, size), *shapes_out[:-1]]
+    return [x[1] for layer, x in zip(layers, before, strict=True) if layer["op"] == "linear"]
+
+
+@lru_cache(maxsize=64)
+def _page_description(spec: StackSpec) -> tuple[tuple[dict, ...] | None, str]:
+    """(layers, '') if the page can trace this stack at every input size, else (None, why)."""
+    c, d = spec.in_channels, spec.default_size
+    try:
+        with torch.device("meta"):
+            model = spec.builder(d)
+        layers, in_features = _describe(model)
+        walked = _walk(layers, c, d)
+        # the description must be what the model does: the real trace at the design size
+        table = tracer.trace(model, (1, c, d, d))
+        if [(r.name, r.type, r.output_shape) for r in table] != [
+            (layer["name"], layer["type"], s) for layer, s in zip(layers, walked, strict=True)
+        ]:
+            raise TypeError("its forward pass is not the chain of its layers")
+        if in_features != _linear_inputs(layers, walked, c, d):
+            raise TypeError("its Linear layers do not fit its design size")
+        if sum(r.parameters for r in table) != table.total_parameters:
+            raise TypeError("it shares parameters between layers or keeps some outside them")
+        # A Linear must follow the input size (the builder sizes the head); check at a second
+        # size where the flattened map differs, and that nothing else changes with the size.
+        for other in [*range(d + 1, MAX_INPUT_SIZE + 1), *range(d - 1, 0, -1)] * bool(in_features):
+            try:
+                walked2 = _walk(layers, c, other)
+            except ValueError:
+                continue
+            wanted = _linear_inputs(layers, walked2, c, other)
+            if wanted == in_features:
+                continue
+            with torch.device("meta"):
+                layers2, in_features2 = _describe(spec.builder(other))
+            if layers2 != layers or in_features2 != wanted:
+                raise TypeError(f"its layers at input size {other} are not those at {d}")
+            break
+    except (TypeError, ValueError, RuntimeError) as err:
+        return None, str(err)
+    return tuple(layers), ""
+
+
+def page_stacks() -> list[dict]:
+    """What the page's tracer needs, one entry per registered stack (in dropdown order).
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``in_channels``, ``default_size``, ``description`` and ``layers`` (the layer
+        list :func:`_describe` derives from the built module; ``None`` for a stack only Python
+        can trace, with the reason in ``kernel_only``).
+    """
+    out = []
+    for name, spec in STACKS.items():
+        layers, why = _page_description(spec)
+        out.append(
+            {
+                "name": name,
+                "in_channels": spec.in_channels,
+                "default_size": spec.default_size,
+                "description": spec.description,
+                "layers": None if layers is None else [dict(layer) for layer in layers],
+                "kernel_only": why,
+            }
+        )
+    return out
+
+
 def trace_stack(name: str, input_size: int | None = None) -> tracer.ShapeTable:
     """Per-layer table of a registered stack for a square input (computed on the meta device).
 
@@ -189,24 +381,52 @@ def trace_stack(name: str, input_size: int | None = None) -> tracer.ShapeTable:
     Raises
     ------
     ValueError
-        If the name is unknown or the input is too small or too large for the stack.
+        If the name is unknown or the input is too small or too large for the stack. A stack
+        the page can trace says, in the size formula's terms, which kernel no longer fits.
     """
     check_choice("name", name, tuple(STACKS))
     size = STACKS[name].default_size if input_size is None else input_size
     size = check_int("input_size", size, minimum=1)
     if size > MAX_INPUT_SIZE:
         raise ValueError(f"input_size must be <= {MAX_INPUT_SIZE}, got {size}")
+    layers, _ = _page_description(STACKS[name])
+    if layers is not None:
+        try:
+            _walk(list(layers), STACKS[name].in_channels, size)
+        except ValueError as err:
+            raise ValueError(f"input_size {size} is too small for {name}: {err}") from err
     model = build_stack(name, size)
     table = tracer.trace(model, (1, STACKS[name].in_channels, size, size))
     return table
 
 
-class ShapeTracer(NeedsKernel, widgets.VBox):
+def table_json(table: tracer.ShapeTable) -> dict:
+    """A :class:`tracer.ShapeTable` as plain JSON (what the page's tracer returns)."""
+    return {
+        "rows": [
+            {k: list(v) if isinstance(v, tuple) else v for k, v in row.items()}
+            for row in table.to_dicts()
+        ],
+        "input_shape": list(table.input_shape),
+        "total_parameters": table.total_parameters,
+        "trainable_parameters": table.trainable_parameters,
+        "mult_adds": table.mult_adds,
+    }
+
+
+class ShapeTracer(_render.FriendlyRepr, anywidget.AnyWidget):
     """Choose a stack and an input size; the per-layer table updates.
 
-    Attributes a test (or a student) can drive: ``stack`` (Dropdown of :data:`STACKS`),
-    ``input_size`` (IntSlider); read-only: ``table`` (HTML), ``message`` (HTML: description
-    or error), ``result`` (last :class:`tracer.ShapeTable`, ``None`` on error), ``error``.
+    An anywidget: the page traces the stacks it can describe with ``js/shape_tracer.js`` (a
+    port of :func:`trace_stack` for ``nn.Sequential`` chains of the layers in ``_PAGE_OPS``,
+    proven equal by ``tests/browser/test_explorers_js.py``), so the built-in stacks work on the
+    static website. A stack only Python can trace (a residual block, say) is traced here and
+    sent to the page (``kernel_view``); without a kernel the page says so.
+
+    Traits a test (or a student) can set: ``stack`` (a key of :data:`STACKS`; a new stack
+    resets ``input_size`` to its design size) and ``input_size`` (1..512). Read-only:
+    ``result`` (the last :class:`tracer.ShapeTable`, ``None`` on error) and ``error`` (the
+    message the page shows, or ``''``).
 
     Parameters
     ----------
@@ -216,60 +436,57 @@ class ShapeTracer(NeedsKernel, widgets.VBox):
         Initial input size (default: the stack's design size).
     """
 
+    _esm = _render.esm("shape_tracer")
+    stack = traitlets.Unicode("LeNet-style homework").tag(sync=True)
+    input_size = traitlets.Int(32).tag(sync=True)
+    max_input_size = traitlets.Int(MAX_INPUT_SIZE).tag(sync=True)
+    stacks = traitlets.List().tag(sync=True)
+    headers = traitlets.List().tag(sync=True)
+    kernel_view = traitlets.Dict().tag(sync=True)
+
     def __init__(self, stack: str = "LeNet-style homework", input_size: int | None = None):
         check_choice("stack", stack, tuple(STACKS))
         size = STACKS[stack].default_size if input_size is None else input_size
         check_int("input_size", size, minimum=1)
         self.result: tracer.ShapeTable | None = None
         self.error = ""
-        self.stack = widgets.Dropdown(options=tuple(STACKS), value=stack, description="stack")
-        self.stack.add_class("cnncourse-tracer-stack")
-        self.input_size = widgets.IntSlider(
-            value=min(size, MAX_INPUT_SIZE), min=1, max=MAX_INPUT_SIZE, description="input size"
+        super().__init__(
+            stack=stack,
+            input_size=min(size, MAX_INPUT_SIZE),
+            stacks=page_stacks(),
+            headers=[[key, label] for key, label in tracer._HEADERS.items()],
         )
-        self.input_size.add_class("cnncourse-tracer-size")
-        self.message = widgets.HTML()
-        self.message.add_class("cnncourse-tracer-message")
-        self.table = widgets.HTML()
-        self.table.add_class("cnncourse-tracer-table")
-        super().__init__([widgets.HBox([self.stack, self.input_size]), self.message, self.table])
         self.add_class("cnncourse-shape-tracer")
-        self.stack.observe(self._on_stack, names="value")
-        self.input_size.observe(lambda _: self.update(), names="value")
+        self.observe(self._on_stack, names="stack")
+        self.observe(lambda _: self.update(), names="input_size")
         self.update()
 
     def _on_stack(self, change=None) -> None:
-        options = tuple(STACKS)  # stacks registered after the widget was built
-        if self.stack.options != options:
-            self.stack.options = options
-        default = STACKS[self.stack.value].default_size
-        if self.input_size.value == default:
+        if [s["name"] for s in self.stacks] != list(STACKS):  # registered after the widget
+            self.stacks = page_stacks()
+        spec = STACKS.get(self.stack)
+        if spec is None or self.input_size == spec.default_size:
             self.update()
         else:
-            self.input_size.value = default  # triggers update()
+            self.input_size = spec.default_size  # observed: update()
 
     def update(self) -> None:
-        """Trace the selected stack at the selected size and show the table (or the error)."""
-        name, size = self.stack.value, self.input_size.value
-        spec = STACKS[name]
+        """Trace the selected stack at the selected size (``result`` / ``error``); send the
+        table to the page when only Python can trace the stack."""
+        name, size = self.stack, self.input_size
         try:
             table = trace_stack(name, size)
         except (ValueError, TypeError) as err:
             self.result, self.error = None, str(err)
-            self.message.value = (
-                '<div style="color:#8b0000;background:#fde8e8;padding:6px 10px">'
-                f"<b>Invalid input size:</b> {html.escape(self.error)}</div>"
-            )
-            self.table.value = ""
-            return
-        self.result, self.error = table, ""
-        # the stack's size is stated once, next to the traced one, so the two never disagree
-        c, d = spec.in_channels, spec.default_size
-        self.message.value = (
-            f"<i>{html.escape(spec.description)}</i> &mdash; designed for {c}&times;{d}&times;{d} "
-            f"input; traced at {c}&times;{size}&times;{size}"
-        )
-        self.table.value = table._repr_html_()
+        else:
+            self.result, self.error = table, ""
+        if name in STACKS and _page_description(STACKS[name])[0] is None:
+            self.kernel_view = {
+                "stack": name,
+                "input_size": size,
+                "table": None if self.result is None else table_json(self.result),
+                "error": self.error,
+            }
 
 
 def shape_tracer_figure(name: str, input_size: int | None = None) -> plt.Figure:

@@ -256,3 +256,90 @@ def drive_nms_explorer(page, explorer, shots=None):
     explorer.get_by_role("button", name="step through NMS").click()
     wait_text(page, info, "t => t.includes('Step 1/') || t.includes('Step 2/')")
     explorer.get_by_role("button", name="step through NMS").click()
+
+
+def tracer_table(explorer):
+    """The shape tracer's table as shown: body rows of cell texts, and the footer line."""
+    return explorer.locator(".cnncourse-tracer-table").evaluate(
+        """el => {
+          const t = el.querySelector('table');
+          const p = el.querySelector('p');
+          return [t ? [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent)) : null,
+                  p ? p.textContent : ''];
+        }"""
+    )
+
+
+def expect_trace(page, explorer, name: str, size: int):
+    """The page shows trace_stack(name, size) cell for cell (or its error, word for word)."""
+    from cnncourse.widgets import shape_tracer as st
+
+    message = explorer.locator(".cnncourse-tracer-message")
+    try:
+        table = st.trace_stack(name, size)
+    except ValueError as err:
+        wait_text(page, message, "t => t.startsWith('Invalid input size:')")
+        assert message.inner_text().strip() == f"Invalid input size: {err}"
+        assert tracer_table(explorer) == [None, ""]
+        return
+    footer = table._footer()
+    page.wait_for_function(
+        "([el, f]) => (el.querySelector('p') || {}).textContent === f",
+        arg=[explorer.locator(".cnncourse-tracer-table").element_handle(), footer],
+    )
+    assert tracer_table(explorer) == [table._cells(), footer]
+    spec = st.STACKS[name]
+    c, d = spec.in_channels, spec.default_size
+    assert (
+        message.inner_text()
+        .strip()
+        .endswith(f"designed for {c}×{d}×{d} input; traced at {c}×{size}×{size}")
+    )
+
+
+def drive_shape_tracer(page, explorer, shots=None):
+    """Slider, typed sizes (too small, invalid text) and the stack menu: the table follows and
+    equals trace_stack row by row; a new stack starts at its design size."""
+    size = slider(explorer, "input size")
+    expect_trace(page, explorer, "LeNet-style homework", 32)
+    assert explorer.locator(".cnncourse-snapshot-badge").count() == 0
+    if shots:
+        explorer.screenshot(path=str(shots / "tracer_initial.png"))
+    press(size, "ArrowRight")
+    expect_trace(page, explorer, "LeNet-style homework", 33)
+    type_into(explorer, "input size", "64")  # the head is re-sized for the bigger map
+    expect_trace(page, explorer, "LeNet-style homework", 64)
+    type_into(explorer, "input size", "15")  # the second pooling no longer fits
+    expect_trace(page, explorer, "LeNet-style homework", 15)
+    press(size, "ArrowRight")  # 16: the smallest input that still runs
+    expect_trace(page, explorer, "LeNet-style homework", 16)
+
+    stacks = explorer.get_by_role("combobox", name="stack")
+    stacks.select_option("ResNet stem")
+    expect_trace(page, explorer, "ResNet stem", 224)
+    press(size, "End")
+    expect_trace(page, explorer, "ResNet stem", 512)
+    stacks.select_option("VGG-16")
+    expect_trace(page, explorer, "VGG-16", 224)
+    press(size, "ArrowLeft")
+    expect_trace(page, explorer, "VGG-16", 223)
+    type_into(explorer, "input size", "31")  # too small: the fifth pooling has a 1x1 map
+    expect_trace(page, explorer, "VGG-16", 31)
+    if shots:
+        explorer.screenshot(path=str(shots / "tracer_error.png"))
+    stacks.select_option("VGG block")
+    expect_trace(page, explorer, "VGG block", 224)
+    press(size, "Home")
+    expect_trace(page, explorer, "VGG block", 1)
+
+    errors = explorer.locator(".cnncourse-input-error")
+    type_into(explorer, "input size", "abc")
+    wait_text(page, errors, "t => t.includes('not a whole number')")
+    type_into(explorer, "input size", "600")
+    wait_text(page, errors, "t => t.includes('input_size must be in 1..512, got 600')")
+    expect_trace(page, explorer, "VGG block", 1)  # unchanged
+    stacks.select_option("LeNet-5")
+    expect_trace(page, explorer, "LeNet-5", 32)
+    assert errors.inner_text().strip() == ""
+    if shots:
+        explorer.screenshot(path=str(shots / "tracer_after.png"))

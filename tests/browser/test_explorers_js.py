@@ -13,11 +13,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cnncourse import filters
+from cnncourse import filters, tracer
 from cnncourse.widgets import _render
 from cnncourse.widgets import kernel_explorer as ke
 from cnncourse.widgets import nms_explorer as ne
 from cnncourse.widgets import pooling_explorer as pe
+from cnncourse.widgets import shape_tracer as st
 from cnncourse.widgets import stride_padding as sp
 
 pytestmark = pytest.mark.browser
@@ -329,3 +330,64 @@ def test_nms_js_equals_python(blank):
         assert g == w, args[2:]
     n_ok = sum("ok" in w for w in want)
     assert n_ok >= 100 and len(cases) - n_ok >= 40, n_ok
+
+
+# ------------------------------------------------------------------------------ shape tracer
+
+
+def tracer_cases(seed: int = 5, n: int = N_CASES) -> list[list]:
+    """Every built-in stack at random sizes: near the smallest that fit (many too small), over
+    the whole slider range, and a few invalid sizes (out of range, not integers, the default)."""
+    rng = np.random.default_rng(seed)
+    names = list(st.STACKS)
+    cases = []
+    for t in range(n):
+        r = rng.random()
+        if r < 0.45:
+            size = int(rng.integers(1, 48))
+        elif r < 0.92:
+            size = int(rng.integers(1, st.MAX_INPUT_SIZE + 1))
+        else:
+            size = [0, st.MAX_INPUT_SIZE + 1, 1000, -3, 2.5, "32", True, None][rng.integers(8)]
+        cases.append([names[t % len(names)], size])
+    return [*cases, ["AlexNet-99", 32]]
+
+
+def test_shape_tracer_js_equals_python(blank):
+    """traceStack (the table: every column of every row, the totals) and tableHtml (what the
+    page shows) equal trace_stack and ShapeTable._repr_html_; the same error text where the
+    input is too small or invalid."""
+    stacks = st.page_stacks()
+    assert [s["name"] for s in stacks if s["layers"] is None] == []  # every built-in is live
+    headers = [[key, label] for key, label in tracer._HEADERS.items()]
+    cases = tracer_cases()
+    exports = blank.evaluate(IMPORT_JS, _render.esm("shape_tracer"))
+    assert {"traceStack", "tableHtml", "default"} <= set(exports), exports
+    got = blank.evaluate(
+        """([stacks, headers, max, cases]) => cases.map(([name, size]) => {
+          try {
+            const t = window.mod.traceStack(stacks, name, size, max);
+            return {ok: t, html: window.mod.tableHtml(t, headers)};
+          } catch (e) { return {err: e.name, msg: e.message}; }
+        })""",
+        [stacks, headers, st.MAX_INPUT_SIZE, cases],
+    )
+    too_small = n_ok = 0
+    for (name, size), g in zip(cases, got, strict=True):
+        try:
+            table = st.trace_stack(name, size)
+        except (ValueError, TypeError) as err:
+            assert g == {"err": type(err).__name__, "msg": str(err)}, (name, size)
+            too_small += "too small" in str(err)
+            continue
+        n_ok += 1
+        assert "ok" in g, (name, size, g)
+        want = st.table_json(table)
+        for g_row, w_row in zip(g["ok"].pop("rows"), want.pop("rows"), strict=True):
+            assert g_row == w_row, (name, size)
+        assert g["ok"] == want, (name, size)
+        assert g["html"] == table._repr_html_(), (name, size)
+    assert n_ok >= 150 and too_small >= 40 and len(cases) - n_ok - too_small >= 10, (
+        n_ok,
+        too_small,
+    )

@@ -11,6 +11,7 @@ from _explorer_drivers import (
     drive_kernel_explorer,
     drive_nms_explorer,
     drive_pooling_explorer,
+    drive_shape_tracer,
     drive_stride_explorer,
 )
 
@@ -47,6 +48,13 @@ def test_stride_padding_explorer_live_on_the_site(site, page, artifacts):
     assert problems == []
 
 
+def test_shape_tracer_live_on_the_site(site, page, artifacts):
+    explorer, problems = open_chapter(page, site, "03_padding_stride", ".cnncourse-shape-tracer")
+    drive_shape_tracer(page, explorer, shots=artifacts / "site")
+    assert page.locator(".cnncourse-needs-kernel").count() == 0  # chapter 3 is all live
+    assert problems == []
+
+
 def test_pooling_explorer_live_on_the_site(site, page, artifacts):
     explorer, problems = open_chapter(page, site, "04_pooling", ".cnncourse-pooling-explorer")
     drive_pooling_explorer(page, explorer, kernel=False, shots=artifacts / "site")
@@ -69,7 +77,6 @@ def test_nms_explorer_live_on_the_site(site, page, artifacts):
     "chapter, explorers",
     [
         ("02_filters", 1),  # filter lab
-        ("03_padding_stride", 1),  # shape tracer
         ("05_architectures", 1),  # architecture explorer
         ("07_visualization", 2),  # feature maps, Grad-CAM
         ("08_detection", 1),  # detection explorer
@@ -96,3 +103,39 @@ def test_python_only_explorers_are_static_snapshots_on_the_site(site, page, chap
         for readout in one.locator(".widget-readout").all():
             assert readout.get_attribute("contenteditable") == "false"
     assert problems == []
+
+
+def test_shape_tracer_table_scrolls_in_its_own_box_on_a_phone(site, browser):
+    """At 390 px the widest table (VGG-16) keeps its rows on one line and scrolls sideways
+    inside its box; the explorer and the page stay within the screen."""
+    base, _ = site
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/chapters/03_padding_stride.html")
+        explorer = page.locator(".cnncourse-shape-tracer").first
+        explorer.locator(".cnncourse-tracer-table table").wait_for(timeout=60_000)
+        explorer.get_by_role("combobox", name="stack").select_option("VGG-16")
+        box = explorer.locator(".cnncourse-tracer-table")
+        page.wait_for_function("el => el.innerText.includes('fc8')", arg=box.element_handle())
+        m = box.evaluate(
+            """el => {
+              const r = el.getBoundingClientRect(), vw = document.documentElement.clientWidth;
+              const lines = td => {  // text lines a cell wraps into
+                const range = document.createRange();
+                range.selectNodeContents(td);
+                return range.getClientRects().length;
+              };
+              const wrapped = [...el.querySelectorAll('td, th')].filter(c => lines(c) > 1).length;
+              el.scrollLeft = 100;
+              return {vw, right: r.right, scroll: el.scrollWidth - el.clientWidth,
+                      moved: el.scrollLeft, wrapped,
+                      page: document.documentElement.scrollWidth - vw};
+            }"""
+        )
+        assert m["right"] <= m["vw"] and m["page"] <= 0, m
+        assert m["scroll"] > 0 and m["moved"] == 100 and m["wrapped"] == 0, m
+    finally:
+        context.close()

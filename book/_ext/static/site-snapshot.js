@@ -1,5 +1,5 @@
 // Explorers that compute in Python only (their saved widget has the class cnncourse-needs-kernel:
-// a trained model, torch or the shape tracer behind them) cannot follow their controls on this
+// a trained model or torch behind them) cannot follow their controls on this
 // static page. Once the widget manager draws them, each gets a "static snapshot" badge and its
 // controls are disabled, so no control on the site moves without its output following. The
 // other explorers are anywidgets that compute in the page and are left alone.
