@@ -592,3 +592,84 @@ def test_unbatched_adaptive_max_with_indices():
     assert y.shape == idx.shape == (2, 3, 2)
     np.testing.assert_array_equal(y, y_ref.numpy())
     np.testing.assert_array_equal(idx, i_ref.numpy())
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: pooling.adaptive_avg_pool2d(X_1244, 0), "output_size must be >= 1, got 0"),
+        (lambda: pooling.adaptive_max_pool2d(X_1244, (2, 0)), "output_size[1] must be >= 1, got 0"),
+        (
+            lambda: pooling.adaptive_avg_pool2d_backward(np.ones((1, 2, 0, 2)), X_1244),
+            "grad_output must have shape (N, C, out_h, out_w) = (1, 2, >=1, >=1) to match x of "
+            "shape (1, 2, 4, 4), got (1, 2, 0, 2)",
+        ),
+        (
+            lambda: pooling.adaptive_max_pool2d_backward(np.ones((1, 3, 2, 2)), X_1244),
+            "grad_output must have shape (N, C, out_h, out_w) = (1, 2, >=1, >=1) to match x of "
+            "shape (1, 2, 4, 4), got (1, 3, 2, 2)",
+        ),
+        (
+            lambda: pooling.adaptive_max_pool2d_backward(np.ones((2, 2)), X_1244),
+            "grad_output must have 3 or 4 dimensions, got shape (2, 2)",
+        ),
+    ],
+)
+def test_adaptive_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+X_1244 = np.ones((1, 2, 4, 4))
+
+
+@pytest.mark.parametrize("output_size", [(3, None), (None, 2)])
+def test_adaptive_none_keeps_that_input_dimension(output_size):
+    x = np.random.default_rng(8).normal(size=(1, 2, 5, 7))
+    xt = torch.tensor(x)
+    np.testing.assert_allclose(
+        pooling.adaptive_avg_pool2d(x, output_size), F.adaptive_avg_pool2d(xt, output_size).numpy()
+    )
+    y, idx = pooling.adaptive_max_pool2d(x, output_size, return_indices=True)
+    y_ref, i_ref = F.adaptive_max_pool2d(xt, output_size, return_indices=True)
+    np.testing.assert_array_equal(y, y_ref.numpy())
+    np.testing.assert_array_equal(idx, i_ref.numpy())
+
+
+def _first_nan_index(x, cfg, n, c, i, j):
+    """Brute force: flat index of the first NaN of window (i, j) in row-major order, or None."""
+    (kh, kw), (ph, pw), (dh, dw) = cfg["kernel_size"], cfg["padding"], cfg["dilation"]
+    sh, sw = cfg["stride"] or cfg["kernel_size"]
+    h, w = x.shape[2:]
+    for a in range(kh):
+        for b in range(kw):
+            r, q = i * sh - ph + a * dh, j * sw - pw + b * dw
+            if 0 <= r < h and 0 <= q < w and np.isnan(x[n, c, r, q]):
+                return r * w + q
+    return None
+
+
+@settings(max_examples=60)
+@given(cfg=pool_configs(), seed=st.integers(0, 2**31), nan_share=st.sampled_from([0.1, 0.3, 0.7]))
+def test_max_pool2d_with_nans_propagates_and_points_at_the_first_nan(cfg, seed, nan_share):
+    """A window with a NaN outputs NaN, as in torch; its index is the window's *first* NaN in
+    row-major order (the module docstring's rule; torch's CPU kernel reports the last one).
+    Windows without a NaN match torch's values and indices."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=cfg["shape"])
+    x[rng.random(x.shape) < nan_share] = np.nan
+    args = {k: v for k, v in cfg.items() if k != "shape"}
+    ref = _torch_or_none(F.max_pool2d, torch.tensor(x), return_indices=True, **args)
+    if ref is None:
+        return
+    y_ref, i_ref = ref[0].numpy(), ref[1].numpy()
+    for fn in (pooling.max_pool2d, pooling.max_pool2d_naive):
+        y, idx = fn(x, return_indices=True, **args)
+        np.testing.assert_array_equal(y, y_ref)  # NaN == NaN for assert_array_equal
+        for n, c, i, j in np.ndindex(*y.shape):
+            if idx[n, c, i, j] == -1:  # a window entirely in padding (tested elsewhere)
+                continue
+            first = _first_nan_index(x, cfg, n, c, i, j)
+            expected = i_ref[n, c, i, j] if first is None else first
+            assert idx[n, c, i, j] == expected, (fn.__name__, (n, c, i, j))
