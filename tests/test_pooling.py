@@ -673,3 +673,42 @@ def test_max_pool2d_with_nans_propagates_and_points_at_the_first_nan(cfg, seed, 
             first = _first_nan_index(x, cfg, n, c, i, j)
             expected = i_ref[n, c, i, j] if first is None else first
             assert idx[n, c, i, j] == expected, (fn.__name__, (n, c, i, j))
+
+
+def test_avg_pool2d_accumulates_in_at_least_float64():
+    """Window sums are taken in float64 (longdouble stays longdouble), then cast back: a float32
+    window 1e8, 1, -1e8 averages to 1/3, where float32 sums (torch's CPU kernel) give 0."""
+    x = np.array([1e8, 1, -1e8], dtype=np.float32).reshape(1, 1, 1, 3)
+    y = pooling.avg_pool2d(x, (1, 3))
+    assert y.dtype == np.float32 and y[0, 0, 0, 0] == np.float32(1 / 3)
+    tiny = np.longdouble(2) ** -60  # lost next to 1 in float64, kept in 80-bit longdouble
+    xl = np.array([1, tiny, 0], dtype=np.longdouble).reshape(1, 1, 1, 3)
+    yl = pooling.avg_pool2d(xl, (1, 3))
+    assert yl.dtype == np.longdouble
+    if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps:  # platforms with a real longdouble
+        assert yl[0, 0, 0, 0] * 3 - 1 == tiny
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: pooling.adaptive_pool_ranges(5, 0), ValueError, "output_size must be >= 1, got 0"),
+        (lambda: pooling.adaptive_pool_ranges(0, 2), ValueError, "size must be >= 1, got 0"),
+        (
+            lambda: pooling.avg_pool2d(ARANGE_4X4, 2, count_include_pad=1),
+            TypeError,
+            "count_include_pad must be True or False, got 1 (int)",
+        ),
+        (
+            lambda: pooling.avg_pool2d_backward(
+                np.ones((1, 1, 2, 2)), ARANGE_4X4, 2, count_include_pad=1
+            ),
+            TypeError,
+            "count_include_pad must be True or False, got 1 (int)",
+        ),
+    ],
+)
+def test_more_messages_are_exact(call, error, message):
+    with pytest.raises(error) as err:
+        call()
+    assert str(err.value) == message
