@@ -1193,3 +1193,142 @@ def test_pack_state_stores_none_for_a_callback_without_state(tmp_path):
     assert saved["callbacks"] == [None]
     path = train.save_checkpoint(tmp_path / "m.pt", {"w": torch.ones(2)})
     assert train.load_checkpoint(path, map_location="meta")["w"].is_meta
+
+
+# --------------------------------------------------------------------------- one epoch, directly
+# fit() runs these with the settings a CPU picks (no AMP, no scaler); the CUDA paths are
+# exercised here on the CPU by building the settings by hand (bfloat16 autocast and a
+# GradScaler both exist on the CPU).
+
+CPU = torch.device("cpu")
+
+
+def test_step_settings_choose_on_cpu():
+    s = train.StepSettings.choose("cpu", channels_last=True, grad_clip=0.5)
+    assert s == train.StepSettings(CPU, False, None, True, None, 0.5)
+    assert train.StepSettings.choose(CPU) == train.StepSettings(CPU)
+    with pytest.raises(ValueError, match=r"^amp=True needs a CUDA device, got device='cpu'"):
+        train.StepSettings.choose("cpu", amp=True)
+
+
+def test_step_settings_autocast_runs_the_forward_in_the_chosen_dtype():
+    a = torch.ones(2, 3)
+    with train.StepSettings(CPU).autocast():
+        assert (a @ a.T).dtype == torch.float32
+    with train.StepSettings(CPU, amp=True, dtype=torch.bfloat16).autocast():
+        assert (a @ a.T).dtype == torch.bfloat16
+
+
+def test_to_device_moves_both_and_makes_4d_inputs_channels_last():
+    from cnncourse.train.epoch import to_device
+
+    x4, x2, y = torch.randn(2, 3, 4, 5), torch.randn(2, 3), torch.tensor([0, 1])
+    a, b = to_device((x4, y), CPU, channels_last=True)
+    assert a.is_contiguous(memory_format=torch.channels_last) and not x4.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    assert torch.equal(a, x4) and torch.equal(b, y)
+    a, _ = to_device([x4, y], CPU, channels_last=False)
+    assert a.is_contiguous()  # NCHW stays NCHW
+    a, _ = to_device((x2, y), CPU, channels_last=True)  # not an image batch: left as it is
+    assert torch.equal(a, x2) and a.is_contiguous()
+    if torch.device("meta").type == "meta":  # moving really moves: to the meta device
+        m, n = to_device((x4, y), torch.device("meta"), channels_last=False)
+        assert m.device.type == n.device.type == "meta"
+
+
+@pytest.mark.parametrize(
+    "batch, message",
+    [
+        (
+            (1, 2, 3),
+            "every batch must be a pair (inputs, targets); got tuple of length 3",
+        ),
+        (torch.zeros(4, 2), "every batch must be a pair (inputs, targets); got Tensor of length 4"),
+        (7, "every batch must be a pair (inputs, targets); got int of length ?"),
+    ],
+)
+def test_to_device_message_is_exact(batch, message):
+    from cnncourse.train.epoch import to_device
+
+    with pytest.raises(ValueError) as err:
+        to_device(batch, CPU, False)
+    assert str(err.value) == message
+
+
+def _one_param_problem():
+    w = nn.Parameter(torch.tensor([3.0, 4.0]))
+    model = nn.Module()
+    model.w = w
+    return model, w, torch.optim.SGD([w], lr=1.0)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_backward_and_step_clips_the_true_gradient(scaled):
+    """grad = (3, 4) (norm 5), clipped to norm 1 -> the step is (0.6, 0.8), also when the loss
+    was scaled by a GradScaler (it must unscale before clipping)."""
+    from cnncourse.train.epoch import _backward_and_step
+
+    model, w, opt = _one_param_problem()
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0) if scaled else None
+    loss = (w.detach() * w).sum()  # d/dw = w = (3, 4)
+    _backward_and_step(loss, model, opt, train.StepSettings(CPU, scaler=scaler, grad_clip=1.0))
+    torch.testing.assert_close(w.detach(), torch.tensor([3 - 0.6, 4 - 0.8]))
+    if scaled:
+        assert scaler.get_scale() == 1024.0  # update() ran: no inf, scale kept within its interval
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_backward_and_step_without_clipping(scaled):
+    from cnncourse.train.epoch import _backward_and_step
+
+    model, w, opt = _one_param_problem()
+    scaler = torch.amp.GradScaler("cpu", init_scale=8.0, growth_interval=1) if scaled else None
+    loss = (w.detach() * w).sum()
+    _backward_and_step(loss, model, opt, train.StepSettings(CPU, scaler=scaler))
+    torch.testing.assert_close(w.detach(), torch.zeros(2))  # w - 1.0 * w
+    if scaled:
+        assert scaler.get_scale() == 16.0  # update() ran and grew the scale after a clean step
+
+
+def test_train_one_epoch_reports_the_rate_each_step_used_and_every_batch():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    xs, ys = torch.randn(10, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    loader = [(xs[:4], ys[:4]), (xs[4:8], ys[4:8]), (xs[8:], ys[8:])]
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
+    losses, bar = [], _CountingBar()
+    row = train.train_one_epoch(
+        model, loader, opt, F.cross_entropy, train.StepSettings(CPU),
+        scheduler=sched, bar=bar, batch_losses=losses,
+    )  # fmt: skip
+    assert row["lr"] == pytest.approx(0.005)  # the third step's rate; the scheduler then moved it
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0005)
+    assert row["samples"] == 10 and bar.n == 3 and len(losses) == 3
+    expected = (4 * losses[0] + 4 * losses[1] + 2 * losses[2]) / 10
+    assert row["train_loss"] == pytest.approx(expected)
+    assert 0 <= row["train_accuracy"] <= 1 and model.training
+
+
+class _CountingBar:
+    def __init__(self):
+        self.n = 0
+
+    def update(self, k=1):
+        self.n += k
+
+
+def test_meter_weights_by_batch_size_and_skips_accuracy_for_regression():
+    from cnncourse.train.epoch import Meter
+
+    m = Meter()
+    m.add(torch.tensor([[2.0, 1.0], [0.0, 1.0]]), torch.tensor([0, 0]), torch.tensor(1.0))
+    m.add(torch.tensor([[0.0, 3.0]]), torch.tensor([1]), torch.tensor(4.0))
+    assert m.result() == (pytest.approx(2.0), pytest.approx(2 / 3), 3)
+    r = Meter()
+    r.add(torch.zeros(2, 1), torch.zeros(2, 1), torch.tensor(3.0))  # float targets: regression
+    assert r.result() == (3.0, None, 2)
+    c = Meter()  # integer targets but not (N, C) logits: no accuracy either
+    c.add(torch.zeros(2, 3, 4), torch.zeros(2, dtype=torch.long), torch.tensor(1.0))
+    assert c.result()[1] is None
