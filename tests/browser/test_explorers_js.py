@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cnncourse import filters, tracer
+from cnncourse import filters, shapes, tracer
 from cnncourse.widgets import _render
 from cnncourse.widgets import kernel_explorer as ke
 from cnncourse.widgets import nms_explorer as ne
@@ -106,6 +106,57 @@ def test_stride_padding_js_equals_python(blank):
     # Both decisions are exercised often (a test that only saw errors would prove little).
     assert counts["ok"] >= 100 and counts["error"] >= 50, counts
     compare(blank, "stride_padding", "formulaText", sp.formula_text, [c[:5] for c in cases])
+
+
+# ------------------------------------------------------------------ shared size rules
+
+
+def size_rule_cases(pool: bool, seed: int, n: int = N_CASES) -> list[list]:
+    """Arguments of shapes.conv_output_size (or pool_output_size with ``pool``), ~1/4 invalid."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        stride = None if pool and rng.random() < 0.2 else int(rng.integers(1, 6))
+        padding = int(rng.integers(0, 5))
+        if not pool and rng.random() < 0.2:
+            padding = ["valid", "same"][rng.integers(2)]
+        args = [int(rng.integers(1, 17)), int(rng.integers(1, 9)), stride, padding]
+        args.append(int(rng.integers(1, 4)))  # dilation
+        if pool:
+            args.append(bool(rng.random() < 0.5))  # ceil_mode
+        if rng.random() < 0.2:
+            i = int(rng.integers(len(args)))
+            args[i] = {3: "full", 5: "yes"}.get(i, _bad(rng)) if rng.random() < 0.3 else _bad(rng)
+        cases.append(args)
+    return cases
+
+
+def test_shared_size_rules_js_equal_shapes(blank):
+    """_common.js's convOutputSize / poolOutputSize (what all three explorers call) give the value
+    or the exact error of shapes.conv_output_size / pool_output_size."""
+    src = (_render.JS_DIR / "_common.js").read_text(encoding="utf-8")
+    blank.evaluate(IMPORT_JS, src + "\nexport { convOutputSize, poolOutputSize };")
+    for js_fn, py_fn, pool, seed in (
+        ("convOutputSize", shapes.conv_output_size, False, 10),
+        ("poolOutputSize", shapes.pool_output_size, True, 11),
+    ):
+        cases = size_rule_cases(pool, seed)
+        got = blank.evaluate(RUN_JS, [js_fn, cases])
+        want = run_python(py_fn, cases)
+        for args, g, w in zip(cases, got, want, strict=True):
+            assert g == w, (js_fn, args)
+        # valid sizes, kernels that do not fit and bad arguments all occur often
+        misfit = sum(
+            "does not fit" in w.get("msg", "") or "larger than" in w.get("msg", "") for w in want
+        )
+        ok = sum("ok" in w for w in want)
+        assert ok >= 100 and misfit >= 20 and len(cases) - ok - misfit >= 40, (js_fn, ok, misfit)
+    # ceil_mode's rule "the last window must start inside the input or its left padding" fires
+    dropped = 0
+    for (n, k, s, p, d, ceil), w in zip(cases, want, strict=True):
+        if "ok" in w and ceil is True:
+            dropped += w["ok"] != -((d * (k - 1) + 1 - n - 2 * p) // (s or k)) + 1
+    assert dropped >= 3, dropped
 
 
 # ------------------------------------------------------------------------------ pooling

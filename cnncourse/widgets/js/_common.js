@@ -23,6 +23,13 @@ function pyRepr(v) {
   return String(v);
 }
 
+// repr() of a Python float: "2.0", "0.1", "nan", "inf".
+function pyFloatRepr(v) {
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  return Number.isInteger(v) ? `${v}.0` : String(v);
+}
+
 // check_int: an integer (not a bool, not a float) >= minimum. JavaScript has one number type,
 // so 3.0 counts as the integer 3 here (Python would reject it; sliders only send integers).
 function checkInt(name, value, minimum) {
@@ -38,6 +45,79 @@ function checkInt(name, value, minimum) {
 // Python's floor division and modulo (the sign follows the divisor).
 const floorDiv = (a, b) => Math.floor(a / b);
 const pyMod = (a, b) => ((a % b) + b) % b;
+
+// ------------------------------------------------------------------- shapes (one axis)
+// cnncourse.shapes.conv_output_size / pool_output_size and their helpers, argument for argument
+// and error for error (tests/browser/test_explorers_js.py compares them with Python directly).
+// Every explorer that shows an output size calls these.
+
+function checkCommon(size, kernelSize, stride, dilation) {  // shapes._check_common
+  return [
+    checkInt("size", size, 1), checkInt("kernel_size", kernelSize, 1),
+    checkInt("stride", stride, 1), checkInt("dilation", dilation, 1),
+  ];
+}
+
+// shapes.conv_output_terms: the numerator n + 2p - d(k-1) - 1 (never raises on a bad fit).
+function convOutputTerms(size, kernelSize, stride = 1, padding = 0, dilation = 1) {
+  const [n, k, , d] = checkCommon(size, kernelSize, stride, dilation);
+  return n + 2 * checkInt("padding", padding, 0) - d * (k - 1) - 1;
+}
+
+// shapes.conv_output_size: padding an int, 'valid' or 'same' (which needs stride 1).
+function convOutputSize(size, kernelSize, stride = 1, padding = 0, dilation = 1) {
+  const [n, k, s, d] = checkCommon(size, kernelSize, stride, dilation);
+  if (typeof padding === "string") {
+    if (checkChoice("padding", padding, ["valid", "same"]) === "same") {
+      if (s !== 1) {
+        throw new ValueError(
+          "padding='same' needs stride=1 (PyTorch rejects it for strided " +
+          "convolutions: no symmetric padding makes the output equal the input), " +
+          `got stride=${s}; use same_padding(size, kernel_size, stride) for the ` +
+          "TensorFlow-style output ceil(n/s)"
+        );
+      }
+      return n;
+    }
+    padding = 0;
+  }
+  const numerator = convOutputTerms(n, k, s, padding, d);
+  if (numerator < 0) {
+    const p = padding, kEff = d * (k - 1) + 1;
+    throw new ValueError(
+      `kernel_size ${k} (dilated to ${kEff}) is larger than the padded input ` +
+      `${n} + 2*${p} = ${n + 2 * p}: the window d(k-1)+1 = ${kEff} must fit in n + 2p`
+    );
+  }
+  return floorDiv(numerator, s) + 1;
+}
+
+// shapes.pool_output_size: stride null means kernel_size; with ceilMode the last window is
+// dropped again if it would start beyond the input and its left padding, as PyTorch does.
+function poolOutputSize(size, kernelSize, stride = null, padding = 0, dilation = 1, ceilMode = false) {
+  if (stride === null || stride === undefined) stride = kernelSize;
+  const [n, k, s, d] = checkCommon(size, kernelSize, stride, dilation);
+  const p = checkInt("padding", padding, 0);
+  checkBool("ceil_mode", ceilMode);
+  if (p > floorDiv(k, 2)) {
+    throw new ValueError(
+      `padding ${p} must be at most half the kernel_size: ${k} // 2 = ${floorDiv(k, 2)} ` +
+      "(PyTorch's pooling rule, so every window overlaps the input)"
+    );
+  }
+  const numerator = convOutputTerms(n, k, s, p, d) + (ceilMode ? s - 1 : 0);
+  let out = floorDiv(numerator, s) + 1;
+  if (ceilMode && (out - 1) * s >= n + p) out -= 1;  // the last window would start in the right padding
+  if (out < 1) {
+    const rounding = ceilMode ? "ceil" : "floor", kEff = d * (k - 1) + 1;
+    throw new ValueError(
+      `kernel_size ${k} (dilated to ${kEff}) does not fit the padded input ` +
+      `${n} + 2*${p} = ${n + 2 * p}: ${rounding}((${n} + 2*${p} - ${kEff}) / ${s}) + 1 = ${out} ` +
+      "outputs (need >= 1)"
+    );
+  }
+  return out;
+}
 
 function escapeHtml(text) {
   return String(text)
@@ -89,6 +169,21 @@ function saveChanges(model) {
   } catch (err) {
     /* no kernel */
   }
+}
+
+// The line under an explorer's controls where a refused typed-in value is explained.
+function inputErrorBox() {
+  return h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
+}
+
+// set(changes): set the model's traits and send them to the kernel; any change clears the
+// message of a refused typed-in value (it is about an earlier value).
+function traitSetter(model, inputError) {
+  return (changes) => {
+    inputError.textContent = "";
+    for (const [key, v] of Object.entries(changes)) model.set(key, v);
+    saveChanges(model);
+  };
 }
 
 // An integer control: a labelled range slider plus a text box one can type into. Typed text

@@ -11,12 +11,6 @@ function pyTuple(items) {
   return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
 }
 
-function pyFloatRepr(v) {
-  if (Number.isNaN(v)) return "nan";
-  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  return Number.isInteger(v) ? `${v}.0` : String(v);
-}
-
 // filters._check_kernel for an array of rows.
 function checkKernel(k) {
   const shape = [k.length, k.length ? k[0].length : 0];
@@ -152,12 +146,8 @@ function render({ model, el }) {
   keepKeys(el);
   const presets = model.get("presets"), luts = model.get("luts");
   const message = h("div", { class: "cnncourse-kernel-message" });
-  const inputError = h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
-  const set = (changes) => {
-    inputError.textContent = "";
-    for (const [key, v] of Object.entries(changes)) model.set(key, v);
-    saveChanges(model);
-  };
+  const inputError = inputErrorBox();
+  const set = traitSetter(model, inputError);
   const select = (label, css, options, onChange) => {
     const node = h("select", { "aria-label": label, class: css });
     for (const [value, text] of options) node.append(h("option", { value: String(value), text }));

@@ -4,19 +4,13 @@
 // through the widget's traits. tests/browser/test_explorers_js.py proves the functions equal to
 // the Python core.
 
-function pyFloat(v) {
-  if (Number.isNaN(v)) return "nan";
-  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  return Number.isInteger(v) ? `${v}.0` : String(v);
-}
-
 // _validate.check_unit_interval
 function checkUnitInterval(name, value) {
   if (typeof value !== "number") {
     throw new TypeError(`${name} must be a real number, got ${pyRepr(value)} (${pyTypeName(value)})`);
   }
-  if (!Number.isFinite(value)) throw new ValueError(`${name} must be a finite number, got ${pyFloat(value)}`);
-  if (!(value >= 0 && value <= 1)) throw new ValueError(`${name} must be in [0, 1], got ${pyFloat(value)}`);
+  if (!Number.isFinite(value)) throw new ValueError(`${name} must be a finite number, got ${pyFloatRepr(value)}`);
+  if (!(value >= 0 && value <= 1)) throw new ValueError(`${name} must be in [0, 1], got ${pyFloatRepr(value)}`);
   return value;
 }
 
@@ -120,12 +114,8 @@ const NAMES = { below: "below the score threshold", waiting: "waiting", current:
 function render({ model, el }) {
   keepKeys(el);
   const colors = model.get("colors");
-  const inputError = h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
-  const set = (changes) => {
-    inputError.textContent = "";
-    for (const [key, v] of Object.entries(changes)) model.set(key, v);
-    saveChanges(model);
-  };
+  const inputError = inputErrorBox();
+  const set = traitSetter(model, inputError);
   const nSteps = () => { const r = compute().result; return r ? r.steps.length : 0; };
   const configure = (changes) => { play.stop(); set(changes); set({ step: nSteps() }); };
   const canvasControl = intControl({

@@ -1,6 +1,6 @@
 // Browser front-end of cnncourse.widgets.pooling_explorer: a port of explore() (with
-// cnncourse.pooling's max/avg pooling and shapes.pool_output_size), formula_text() and
-// window_text(), so the explorer also runs on the static website. The grids come from Python
+// cnncourse.pooling's max/avg pooling; shapes.pool_output_size is in _common.js),
+// formula_text() and window_text(), so the explorer also runs on the static website. The grids come from Python
 // (the `grids` trait); a photo's pixels arrive from the kernel (`photo`) when one is chosen.
 // tests/browser/test_explorers_js.py proves the functions equal to the Python core.
 
@@ -9,31 +9,6 @@ const MAX_GRID = 16;  // sources up to this size are drawn as numbered tables
 
 function checkPair(name, value, minimum) {  // _validate.check_pair for an int
   return checkInt(name, value, minimum);
-}
-
-// shapes.pool_output_size (dilation 1).
-function poolOutputSize(n, k, s, p, ceilMode) {
-  checkInt("size", n, 1); checkInt("kernel_size", k, 1); checkInt("stride", s, 1); checkInt("dilation", 1, 1);
-  checkInt("padding", p, 0);
-  checkBool("ceil_mode", ceilMode);
-  if (p > floorDiv(k, 2)) {
-    throw new ValueError(
-      `padding ${p} must be at most half the kernel_size: ${k} // 2 = ${floorDiv(k, 2)} ` +
-      `(PyTorch's pooling rule, so every window overlaps the input)`
-    );
-  }
-  const numerator = n + 2 * p - (k - 1) - 1 + (ceilMode ? s - 1 : 0);
-  let out = floorDiv(numerator, s) + 1;
-  if (ceilMode && (out - 1) * s >= n + p) out -= 1;
-  if (out < 1) {
-    const rounding = ceilMode ? "ceil" : "floor";
-    throw new ValueError(
-      `kernel_size ${k} (dilated to ${k}) does not fit the padded input ` +
-      `${n} + 2*${p} = ${n + 2 * p}: ${rounding}((${n} + 2*${p} - ${k}) / ${s}) + 1 = ${out} ` +
-      `outputs (need >= 1)`
-    );
-  }
-  return out;
 }
 
 // 0 input, 1 padding, 2 beyond the padding (pooling_explorer._cell_kinds for one cell).
@@ -55,7 +30,7 @@ export function pool(x, kind, kernelSize, stride = null, padding = 0, ceilMode =
   const out = [];
   for (const [axis, n] of [["height", h], ["width", w]]) {
     try {
-      out.push(poolOutputSize(n, k, s, p, ceilMode));
+      out.push(poolOutputSize(n, k, s, p, 1, ceilMode));
     } catch (err) {
       if (err.name !== "ValueError") throw err;
       throw new ValueError(`pooling over the ${axis} of x (shape (1, 1, ${h}, ${w})): ${err.message}`);
@@ -312,12 +287,8 @@ function render({ model, el }) {
   const grids = model.get("grids");
   const photos = model.get("photos");
   const message = h("div", { class: "cnncourse-pooling-message" });
-  const inputError = h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
-  const set = (changes) => {
-    inputError.textContent = "";
-    for (const [key, v] of Object.entries(changes)) model.set(key, v);
-    saveChanges(model);
-  };
+  const inputError = inputErrorBox();
+  const set = traitSetter(model, inputError);
   const configure = (changes) => { play.stop(); set({ ...changes, step: 0 }); };
   const source = h("select", { "aria-label": "input", class: "cnncourse-pooling-source" });
   for (const name of [...Object.keys(grids), ...photos]) {

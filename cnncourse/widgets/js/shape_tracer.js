@@ -1,44 +1,13 @@
 // Browser front-end of cnncourse.widgets.shape_tracer: a port of trace_stack() (with the size
-// rules of cnncourse.shapes and the columns of cnncourse.tracer.trace it uses) for the layer
+// rules of cnncourse.shapes from _common.js and the columns of cnncourse.tracer.trace it uses) for the layer
 // lists shape_tracer.page_stacks() derives from the built modules, so the tracer also runs on
 // the static website. tests/browser/test_explorers_js.py proves traceStack() and tableHtml()
 // equal to trace_stack() and ShapeTable._repr_html_(), errors included. A stack without a layer
 // list (layers: null) is traced by Python, which sends its table in the `kernel_view` trait.
 
-// shapes.conv_output_size for the paddings a Conv2d stores: a pair's entry, 'valid' or 'same'
-// (a 'same' convolution with a stride never reaches the page: page_stacks() refuses it).
-function convOutputSize(n, k, s, p, d) {
-  if (p === "same") return n;
-  if (p === "valid") p = 0;
-  const numerator = n + 2 * p - d * (k - 1) - 1;
-  if (numerator < 0) {
-    const kEff = d * (k - 1) + 1;
-    throw new ValueError(
-      `kernel_size ${k} (dilated to ${kEff}) is larger than the padded input ` +
-      `${n} + 2*${p} = ${n + 2 * p}: the window d(k-1)+1 = ${kEff} must fit in n + 2p`
-    );
-  }
-  return floorDiv(numerator, s) + 1;
-}
-
-// shapes.pool_output_size (its padding <= kernel_size // 2 rule holds: page_stacks() checked it
-// at the design size, and it does not depend on the input size).
-function poolOutputSize(n, k, s, p, d, ceilMode) {
-  const numerator = n + 2 * p - d * (k - 1) - 1 + (ceilMode ? s - 1 : 0);
-  let out = floorDiv(numerator, s) + 1;
-  if (ceilMode && (out - 1) * s >= n + p) out -= 1;
-  if (out < 1) {
-    const kEff = d * (k - 1) + 1;
-    throw new ValueError(
-      `kernel_size ${k} (dilated to ${kEff}) does not fit the padded input ` +
-      `${n} + 2*${p} = ${n + 2 * p}: ${ceilMode ? "ceil" : "floor"}((${n} + 2*${p} - ${kEff}) / ${s}) + 1 = ${out} ` +
-      `outputs (need >= 1)`
-    );
-  }
-  return out;
-}
-
-// shape_tracer._walk: the output shape (batch 1 included) after each layer, height axis first.
+// shape_tracer._walk: the output shape (batch 1 included) after each layer, height axis first,
+// by the size rules of _common.js (a 'same' convolution with a stride never reaches the page:
+// page_stacks() refuses it).
 function walk(layers, inChannels, size) {
   let shape = [1, inChannels, size, size];
   return layers.map((layer) => {
@@ -180,12 +149,8 @@ function render({ model, el }) {
   el.append(h("style", { text: TABLE_CSS }));
   const maxSize = model.get("max_input_size");
   const headers = model.get("headers");
-  const inputError = h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
-  const set = (changes) => {
-    inputError.textContent = "";
-    for (const [key, v] of Object.entries(changes)) model.set(key, v);
-    saveChanges(model);
-  };
+  const inputError = inputErrorBox();
+  const set = traitSetter(model, inputError);
   const select = h("select", { "aria-label": "stack", class: "cnncourse-tracer-stack" });
   let optionNames = "";
   const fillOptions = () => {

@@ -1,6 +1,6 @@
 // Browser front-end of cnncourse.widgets.stride_padding: a port of explore() and formula_text()
-// (and of the size arithmetic of cnncourse.shapes they use), so the explorer also runs on the
-// static website. tests/browser/test_explorers_js.py proves explore() equal to the Python core.
+// (the size arithmetic of cnncourse.shapes they use is in _common.js), so the explorer also runs
+// on the static website. tests/browser/test_explorers_js.py proves explore() equal to the Python core.
 
 const CONFIG = ["size", "kernel_size", "padding", "stride", "dilation"];
 
@@ -9,30 +9,6 @@ function checkConfig(n, k, p, s, d) {
     checkInt("size", n, 1), checkInt("kernel_size", k, 1), checkInt("padding", p, 0),
     checkInt("stride", s, 1), checkInt("dilation", d, 1),
   ];
-}
-
-function checkCommon(n, k, s, d) {  // shapes._check_common
-  return [checkInt("size", n, 1), checkInt("kernel_size", k, 1), checkInt("stride", s, 1), checkInt("dilation", d, 1)];
-}
-
-// shapes.conv_output_terms: the numerator n + 2p - d(k-1) - 1 (never raises on a bad fit).
-function convOutputTerms(n, k, s, p, d) {
-  [n, k, s, d] = checkCommon(n, k, s, d);
-  return n + 2 * checkInt("padding", p, 0) - d * (k - 1) - 1;
-}
-
-// shapes.conv_output_size for an integer padding.
-function convOutputSize(n, k, s, p, d) {
-  [n, k, s, d] = checkCommon(n, k, s, d);
-  const numerator = convOutputTerms(n, k, s, p, d);
-  if (numerator < 0) {
-    const kEff = d * (k - 1) + 1;
-    throw new ValueError(
-      `kernel_size ${k} (dilated to ${kEff}) is larger than the padded input ` +
-      `${n} + 2*${p} = ${n + 2 * p}: the window d(k-1)+1 = ${kEff} must fit in n + 2p`
-    );
-  }
-  return floorDiv(numerator, s) + 1;
 }
 
 // shapes.pixel_usage(..., include_padding=True): windows reading each padded cell.
@@ -146,12 +122,8 @@ function render({ model, el }) {
   keepKeys(el);
   const limits = model.get("limits");
   const colors = model.get("colors");
-  const message = h("div", { class: "cnncourse-input-error", role: "alert", style: "color:#8b0000" });
-  const set = (changes) => {
-    message.textContent = "";
-    for (const [key, v] of Object.entries(changes)) model.set(key, v);
-    saveChanges(model);
-  };
+  const message = inputErrorBox();
+  const set = traitSetter(model, message);
   const controls = {};
   for (const name of CONFIG) {
     const [lo, hi] = limits[name];
