@@ -712,3 +712,48 @@ def test_more_messages_are_exact(call, error, message):
     with pytest.raises(error) as err:
         call()
     assert str(err.value) == message
+
+
+X_1145 = np.ones((1, 1, 4, 5))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: pooling.max_pool2d(np.ones((4, 4)), 2),
+            "x must have 3 or 4 dimensions, got shape (4, 4)",
+        ),
+        (lambda: pooling.max_pool2d(X_1145, 0), "kernel_size must be >= 1, got 0"),
+        (lambda: pooling.avg_pool2d(X_1145, 2, padding=-1), "padding must be >= 0, got -1"),
+        (lambda: pooling.max_pool2d(X_1145, 2, dilation=(1, 0)), "dilation[1] must be >= 1, got 0"),
+        (
+            lambda: pooling.max_pool2d(X_1145, (5, 1)),
+            "pooling over the height of x (shape (1, 1, 4, 5)): kernel_size 5 (dilated to 5) does not "
+            "fit the padded input 4 + 2*0 = 4: floor((4 + 2*0 - 5) / 5) + 1 = 0 outputs (need >= 1)",
+        ),
+        (
+            lambda: pooling.avg_pool2d(X_1145, (1, 6)),
+            "pooling over the width of x (shape (1, 1, 4, 5)): kernel_size 6 (dilated to 6) does not "
+            "fit the padded input 5 + 2*0 = 5: floor((5 + 2*0 - 6) / 6) + 1 = 0 outputs (need >= 1)",
+        ),
+        (
+            lambda: pooling.max_pool2d(np.ones((1, 0, 4, 4)), 2),
+            "x must have non-zero channels, height and width, got shape (1, 0, 4, 4)",
+        ),
+    ],
+)
+def test_pooling_argument_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_an_empty_batch_is_allowed_like_torch():
+    x = np.ones((0, 2, 4, 4))
+    for ours, ref in (
+        (pooling.max_pool2d(x, 2), F.max_pool2d(torch.tensor(x), 2)),
+        (pooling.avg_pool2d(x, 2), F.avg_pool2d(torch.tensor(x), 2)),
+        (pooling.adaptive_avg_pool2d(x, 3), F.adaptive_avg_pool2d(torch.tensor(x), 3)),
+    ):
+        assert ours.shape == tuple(ref.shape) == (0, 2) + tuple(ref.shape[2:])
