@@ -757,3 +757,22 @@ def test_an_empty_batch_is_allowed_like_torch():
         (pooling.adaptive_avg_pool2d(x, 3), F.adaptive_avg_pool2d(torch.tensor(x), 3)),
     ):
         assert ours.shape == tuple(ref.shape) == (0, 2) + tuple(ref.shape[2:])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: pooling.max_pool2d_backward(np.ones((2, 2)), np.ones((1, 2, 4, 4)), 2),
+            "grad_output must have 3 or 4 dimensions, got shape (2, 2)",
+        ),
+        (
+            lambda: pooling.avg_pool2d_backward(np.ones((1, 2, 3, 2)), np.ones((1, 2, 4, 4)), 2),
+            "grad_output must have the forward output's shape (1, 2, 2, 2), got (1, 2, 3, 2)",
+        ),
+    ],
+)
+def test_backward_grad_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
