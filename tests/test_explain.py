@@ -668,3 +668,183 @@ def test_randomized_copy():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call(small_cnn(0), inputs(0))
+
+
+# --------------------------------------------------------------------------- exact messages, defaults
+
+
+class _Pair(nn.Module):
+    def forward(self, a):
+        return a, 2 * a
+
+
+class _Reordered(nn.Module):
+    """Registered fc, conv, pair, unused; runs conv, pair, fc (unused never runs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 2)
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+        self.pair = _Pair()
+        self.unused = nn.ReLU()
+
+    def forward(self, x):
+        p, q = self.pair(self.conv(x))
+        return self.fc(F.adaptive_avg_pool2d(p + q, 2).flatten(1))
+
+
+X12 = torch.randn(1, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda m: explain.layer_names("net"),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda m: explain.feature_maps("net", X12),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda m: explain.feature_maps(m, X12, []),
+            ValueError,
+            "layers must name at least one layer, got an empty sequence",
+        ),
+        (
+            lambda m: explain.feature_maps(m, X12, ["nope"]),
+            ValueError,
+            "layers must be one of the model's layers ('0', '1', '2', '3', '4', '5', '6'); got 'nope'",
+        ),
+        (
+            lambda m: explain.grad_cam("net", X12, 0, "3"),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda m: explain.grad_cam(m, X12, 0, "3", relu=1),
+            TypeError,
+            "relu must be True or False, got 1 (int)",
+        ),
+        (
+            lambda m: explain.grad_cam(m, X12[0], 0, "3"),
+            ValueError,
+            "x must have 4 dimensions (N, C, H, W), got shape (1, 12, 12)",
+        ),
+        (
+            lambda m: explain.grad_cam(m, X12, 0, "6"),
+            ValueError,
+            "layer must have a 4-D output (N, K, h, w), got (1, 3)",
+        ),
+        (
+            lambda m: explain.occlusion("net", X12, 0, 3),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda m: explain.occlusion(m, X12[0], 0, 3),
+            ValueError,
+            "x must have 4 dimensions (N, C, H, W), got shape (1, 12, 12)",
+        ),
+        (lambda m: explain.occlusion(m, X12, 0, 0), ValueError, "window must be >= 1, got 0"),
+        (lambda m: explain.occlusion(m, X12, 0, 3, 0), ValueError, "stride must be >= 1, got 0"),
+        (
+            lambda m: explain.occlusion(m, X12, 0, (13, 2)),
+            ValueError,
+            "window must be at most the image size (12, 12), got (13, 2)",
+        ),
+        (
+            lambda m: explain.occlusion(m, X12, 0, (2, 13)),
+            ValueError,
+            "window must be at most the image size (12, 12), got (2, 13)",
+        ),
+        (
+            lambda m: explain.occlusion(m, X12, 0, (3, 3), (4, 1)),
+            ValueError,
+            "stride must be <= window (3, 3) so that every pixel is covered, got (4, 1)",
+        ),
+        (
+            lambda m: explain.occlusion(m, X12, 0, (3, 3), (1, 4)),
+            ValueError,
+            "stride must be <= window (3, 3) so that every pixel is covered, got (1, 4)",
+        ),
+        (
+            lambda m: explain.occlusion(m, X12, 0, 3, batch_size=0),
+            ValueError,
+            "batch_size must be >= 1, got 0",
+        ),
+        (
+            lambda m: explain.randomized_copy("net"),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (lambda m: explain.randomized_copy(m, seed=-1), ValueError, "seed must be >= 0, got -1"),
+        (
+            lambda m: explain.randomized_copy(m, "nope"),
+            ValueError,
+            "layers must be one of the model's layers ('0', '1', '2', '3', '4', '5', '6'); got 'nope'",
+        ),
+        (
+            lambda m: explain.randomized_copy(m, "1"),
+            ValueError,
+            "layers: '1' has no parameters to re-initialise",
+        ),
+    ],
+)
+def test_explain_messages_are_exact(call, error, message):
+    with pytest.raises(error) as err:
+        call(small_cnn())
+    assert str(err.value) == message
+
+
+def test_layers_that_return_a_tuple_or_never_run_are_named():
+    m, x = _Reordered().double(), X12
+    with pytest.raises(ValueError) as err:
+        explain.feature_maps(m, x, "pair")
+    assert str(err.value) == "layers: 'pair' returns tuple, not a tensor"
+    with pytest.raises(ValueError) as err:
+        explain.grad_cam(m, x, 0, "pair")
+    assert str(err.value) == "layer must have a 4-D output (N, K, h, w), got <class 'tuple'>"
+    with pytest.raises(ValueError) as err:
+        explain.feature_maps(m, x, ["conv", "unused"])
+    assert str(err.value) == "layers ['unused'] did not run in the forward pass"
+
+
+def test_feature_maps_order_is_run_order_by_default_and_the_callers_order_when_named():
+    m = nn.Sequential()
+    m.add_module("late", nn.ReLU())  # registered first
+    m.add_module("early", nn.Conv2d(1, 2, 3))
+    m.forward = lambda x: m.late(m.early(x))  # runs "early" first
+    maps = explain.feature_maps(m, torch.randn(1, 1, 5, 5))
+    assert list(maps) == ["early", "late"]
+    assert list(explain.feature_maps(m, torch.randn(1, 1, 5, 5), ["late", "early"])) == [
+        "late",
+        "early",
+    ]
+
+
+def test_occlusion_defaults_and_limits():
+    m = small_cnn()
+    explicit = explain.occlusion(m, X12, 1, 4, stride=1, baseline=0.0, batch_size=256)
+    torch.testing.assert_close(explain.occlusion(m, X12, 1, 4), explicit, rtol=0, atol=0)
+    # a window as large as the image is allowed, and then any stride covers every pixel
+    whole = explain.occlusion(m, X12, 1, (12, 12), stride=(15, 17))
+    assert whole.shape == X12.shape and torch.unique(whole).numel() == 1
+    tall = explain.occlusion(m, X12, 1, (12, 3), stride=(13, 3))  # stride > window only where
+    assert tall.shape == X12.shape  # the window spans the whole height
+
+
+def test_randomized_copy_default_seed_and_a_named_layer():
+    m = small_cnn()
+    torch.testing.assert_close(
+        explain.randomized_copy(m).state_dict(), explain.randomized_copy(m, seed=0).state_dict()
+    )
+    named = nn.Sequential()
+    named.add_module("features", nn.Conv2d(1, 2, 3))
+    named.add_module("head", nn.Conv2d(2, 2, 1))
+    copy = explain.randomized_copy(named, "head")  # one name as a plain string
+    assert torch.equal(copy.features.weight, named.features.weight)
+    assert not torch.equal(copy.head.weight, named.head.weight)
