@@ -848,3 +848,31 @@ def test_randomized_copy_default_seed_and_a_named_layer():
     copy = explain.randomized_copy(named, "head")  # one name as a plain string
     assert torch.equal(copy.features.weight, named.features.weight)
     assert not torch.equal(copy.head.weight, named.head.weight)
+
+
+def test_integrated_gradients_defaults_batching_and_float32():
+    m = small_cnn()
+    x = X12.repeat(2, 1, 1, 1)
+    ig = explain.integrated_gradients(m, x, [0, 2])
+    torch.testing.assert_close(
+        ig, explain.integrated_gradients(m, x, [0, 2], 0.0, 50), rtol=0, atol=0
+    )
+    torch.testing.assert_close(explain.integrated_gradients(m, x, [0, 2], batch_size=1), ig)
+    m32 = small_cnn(dtype=torch.float32)
+    ig32 = explain.integrated_gradients(m32, x.float(), [0, 2], batch_size=7)
+    assert ig32.dtype == torch.float32 and ig32.shape == x.shape
+    torch.testing.assert_close(ig32, ig.float(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError) as err:
+        explain.integrated_gradients(m, x, 0, batch_size=0)
+    assert str(err.value) == "batch_size must be >= 1, got 0"
+    with pytest.raises(TypeError) as err:
+        explain.integrated_gradients("net", x, 0)
+    assert str(err.value) == "model must be a torch.nn.Module, got str"
+
+
+def test_smoothgrad_keeps_the_shape_of_a_colour_batch():
+    m = small_cnn(in_channels=3)
+    x = torch.randn(2, 3, 12, 12, dtype=torch.float64)
+    for absolute in (True, False):
+        s = explain.saliency(m, x, [1, 2], smoothgrad_samples=4, absolute=absolute)
+        assert s.shape == x.shape
