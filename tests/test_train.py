@@ -262,25 +262,55 @@ def test_channels_last_is_applied_when_asked():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("kwargs", "error", "message"),
     [
-        ({"epochs": 0}, ValueError, "epochs must be >= 1"),
-        ({"epochs": 1.5}, TypeError, "epochs must be an integer"),
-        ({"epochs": 1, "resume": True}, ValueError, "resume=True needs a checkpoint"),
-        ({"epochs": 1, "grad_clip": -1.0}, ValueError, "grad_clip"),
-        ({"epochs": 1, "callbacks": [object()]}, TypeError, r"callbacks\[0\]"),
-        ({"epochs": 1, "amp": True}, ValueError, "amp=True needs a CUDA device"),
-        ({"epochs": 1, "scheduler_interval": "step"}, ValueError, "scheduler_interval"),
-        ({"epochs": 1, "grad_clip": True}, TypeError, "grad_clip must be a real number"),
-        ({"epochs": 1, "progress": 1}, TypeError, "progress must be True or False"),
-        ({"epochs": 1, "live_plot": "no"}, TypeError, "live_plot must be True or False"),
+        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+        ({"epochs": 1.5}, TypeError, "epochs must be an integer, got 1.5 (float)"),
+        ({"epochs": 1, "resume": True}, ValueError, "resume=True needs a checkpoint path"),
+        (
+            {"epochs": 1, "grad_clip": -1.0},
+            ValueError,
+            "grad_clip must be a finite number > 0, got -1.0",
+        ),
+        (
+            {"epochs": 1, "callbacks": [1]},
+            TypeError,
+            "callbacks[0] must have an on_epoch_end method, got 1",
+        ),
+        (
+            {"epochs": 1, "amp": True},
+            ValueError,
+            "amp=True needs a CUDA device, got device='cpu'; use amp=None",
+        ),
+        (
+            {"epochs": 1, "scheduler_interval": "step"},
+            ValueError,
+            "scheduler_interval must be one of 'auto', 'batch', 'epoch'; got 'step'",
+        ),
+        (
+            {"epochs": 1, "grad_clip": True},
+            TypeError,
+            "grad_clip must be a real number, got True (bool)",
+        ),
+        ({"epochs": 1, "progress": 1}, TypeError, "progress must be True or False, got 1 (int)"),
+        (
+            {"epochs": 1, "live_plot": "no"},
+            TypeError,
+            "live_plot must be True or False, got 'no' (str)",
+        ),
+        (
+            {"epochs": 1, "channels_last": "no"},
+            TypeError,
+            "channels_last must be True or False, got 'no' (str)",
+        ),
     ],
 )
-def test_fit_rejects_bad_arguments(kwargs, error, match):
+def test_fit_rejects_bad_arguments(kwargs, error, message):
     model, tl, *_ = tiny_setup(augment=False)
     args = {**QUIET, **kwargs}
-    with pytest.raises(error, match=match):
+    with pytest.raises(error) as err:
         train.fit(model, tl, **args)
+    assert str(err.value) == message
 
 
 def test_fit_rejects_bad_models_and_loaders():
@@ -1332,3 +1362,60 @@ def test_meter_weights_by_batch_size_and_skips_accuracy_for_regression():
     c = Meter()  # integer targets but not (N, C) logits: no accuracy either
     c.add(torch.zeros(2, 3, 4), torch.zeros(2, dtype=torch.long), torch.tensor(1.0))
     assert c.result()[1] is None
+
+
+# --------------------------------------------------------------------------- the loop's helpers
+
+
+def test_format_epoch_line():
+    row = {
+        "epoch": 3, "train_loss": 0.123456, "train_accuracy": 0.5, "val_loss": None,
+        "val_accuracy": 0.25, "lr": 0.00123456, "time": 1.94, "throughput": 1234.4,
+    }  # fmt: skip
+    assert train.format_epoch(row, 12) == (
+        "epoch 3/12 train_loss=0.1235 train_accuracy=0.5000 val_accuracy=0.2500 "
+        "lr=0.00123 time=1.9s throughput=1234/s"
+    )
+    row.update(val_loss=2.0, train_accuracy=None)
+    assert train.format_epoch(row) == (
+        "epoch 3 train_loss=0.1235 val_loss=2.0000 val_accuracy=0.2500 lr=0.00123 time=1.9s "
+        "throughput=1234/s"
+    )
+
+
+def test_plateau_scheduler_watches_the_training_loss_without_validation():
+    model, tl, *_ = tiny_setup(augment=False)
+
+    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        seen = []
+
+        def step(self, metrics):
+            self.seen.append(metrics)
+            super().step(metrics)
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    h = train.fit(model, tl, epochs=2, optimizer=opt, scheduler=Recording(opt), **QUIET)
+    assert Recording.seen == h["train_loss"]
+
+
+@pytest.mark.parametrize("interval, steps", [("batch", 2 * 3), ("epoch", 2), ("auto", 2)])
+def test_scheduler_interval_is_honoured(interval, steps):
+    model, tl, *_ = tiny_setup(augment=False)
+    tl = list(tl)[:3]  # three batches per epoch
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    train.fit(
+        model, tl, epochs=2, optimizer=opt, scheduler=sched, scheduler_interval=interval, **QUIET
+    )
+    assert sched.last_epoch == steps
+
+
+def test_evaluate_and_predict_a_model_without_parameters_run_on_the_cpu():
+    model = nn.Flatten()  # no parameters: the device falls back to the CPU
+    x, y = torch.randn(4, 1, 1, 3), torch.tensor([0, 1, 2, 0])
+    out = train.predict(model, [(x, y)])
+    assert out.device.type == "cpu" and out.shape == (4, 3)
+    res = train.evaluate(model, [(x, y)])
+    assert res["n"] == 4
+    assert res["loss"] == pytest.approx(F.cross_entropy(x.flatten(1), y).item())
+    assert res["accuracy"] == (x.flatten(1).argmax(1) == y).float().mean().item()
