@@ -1419,3 +1419,42 @@ def test_evaluate_and_predict_a_model_without_parameters_run_on_the_cpu():
     assert res["n"] == 4
     assert res["loss"] == pytest.approx(F.cross_entropy(x.flatten(1), y).item())
     assert res["accuracy"] == (x.flatten(1).argmax(1) == y).float().mean().item()
+
+
+@pytest.fixture
+def single_rank_group():
+    """An in-process gloo group of one rank: fit() takes its torchrun code paths (rank 0 reads
+    the checkpoint and broadcasts it) without starting processes."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def test_resume_inside_a_process_group_reads_the_checkpoint_on_rank_0(tmp_path, single_rank_group):
+    from cnncourse.train import distributed
+
+    assert distributed.active()
+    ckpt = tmp_path / "done.pt"
+    missing = train.fit(
+        *tiny_setup(augment=False)[:2],
+        epochs=1,
+        checkpoint=tmp_path / "new.pt",
+        resume=True,
+        **QUIET,
+    )
+    assert len(missing) == 1  # no file yet: a fresh start, also in a group
+    model, tl, vl, opt, sched = tiny_setup(epochs=2)
+    train.fit(model, tl, epochs=2, optimizer=opt, scheduler=sched, checkpoint=ckpt, **QUIET)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    model2, tl2, _, opt2, sched2 = tiny_setup(seed=5, epochs=2)
+    h = train.fit(
+        model2, tl2, epochs=2, optimizer=opt2, scheduler=sched2, checkpoint=ckpt, resume=True,
+        **QUIET,
+    )  # fmt: skip
+    assert len(h) == 2
+    for k, v in model2.state_dict().items():
+        assert torch.equal(v, weights[k]), k
