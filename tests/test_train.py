@@ -1245,8 +1245,9 @@ def test_step_settings_autocast_runs_the_forward_in_the_chosen_dtype():
     a = torch.ones(2, 3)
     with train.StepSettings(CPU).autocast():
         assert (a @ a.T).dtype == torch.float32
-    with train.StepSettings(CPU, amp=True, dtype=torch.bfloat16).autocast():
-        assert (a @ a.T).dtype == torch.bfloat16
+    for dtype in (torch.bfloat16, torch.float16):  # float16 is not the CPU's default
+        with train.StepSettings(CPU, amp=True, dtype=dtype).autocast():
+            assert (a @ a.T).dtype == dtype
 
 
 def test_to_device_moves_both_and_makes_4d_inputs_channels_last():
@@ -1458,3 +1459,36 @@ def test_resume_inside_a_process_group_reads_the_checkpoint_on_rank_0(tmp_path, 
     assert len(h) == 2
     for k, v in model2.state_dict().items():
         assert torch.equal(v, weights[k]), k
+
+
+def test_train_one_epoch_feeds_channels_last_inputs_when_asked():
+    seen = []
+    model = nn.Sequential(nn.Conv2d(2, 2, 3), nn.Flatten(), nn.Linear(2 * 2 * 2, 3))
+    model[0].register_forward_pre_hook(
+        lambda mod, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    loader = [(torch.randn(2, 2, 4, 4), torch.tensor([0, 1]))]  # C > 1: NCHW is not NHWC
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for channels_last in (True, False):
+        train.train_one_epoch(
+            model,
+            loader,
+            opt,
+            F.cross_entropy,
+            train.StepSettings(CPU, channels_last=channels_last),
+        )
+    assert seen == [True, False]
+
+
+def test_epoch_bar_counts_batches_and_names_the_epoch():
+    from cnncourse.train.loop import _epoch_bar
+
+    bar = _epoch_bar(None, total=7, epoch=1, epochs=3)
+    try:
+        assert (bar.total, bar.unit, bar.desc) == (7, "batch", "epoch 1/3: ")
+        assert callable(bar.dynamic_ncols)  # tqdm swaps True for a function that reads the width
+        bar.update(7)
+        same = _epoch_bar(bar, total=5, epoch=2, epochs=3)
+        assert same is bar and (bar.total, bar.n, bar.desc) == (5, 0, "epoch 2/3: ")
+    finally:
+        bar.close()
