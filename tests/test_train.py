@@ -303,6 +303,16 @@ def test_channels_last_is_applied_when_asked():
             TypeError,
             "channels_last must be True or False, got 'no' (str)",
         ),
+        (
+            {"epochs": 1, "resume": "yes", "checkpoint": "unused.pt"},
+            TypeError,
+            "resume must be True or False, got 'yes' (str)",
+        ),
+        (
+            {"epochs": 1, "val_loader": []},
+            ValueError,
+            "val_loader has no batches (empty dataset, or drop_last with a big batch)",
+        ),
     ],
 )
 def test_fit_rejects_bad_arguments(kwargs, error, message):
