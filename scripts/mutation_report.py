@@ -3,7 +3,7 @@
 Usage (``make mutation`` runs it on every module; it is slow, so not part of ``make test``)::
 
     .venv/bin/python scripts/mutation_report.py [--jobs N] [--max-minutes M] [MODULE ...]
-        [--only FILE ...] [--mutants PATTERN ...]
+        [--only FILE ...] [--mutants PATTERN ...] [--resume]
 
 ``--mutants 'cnncourse.conv.x_corr2d_naive__mutmut_*'`` restricts a run to one function's
 mutants (mutmut's own fnmatch filter); the module's other mutants are then reported as not run.
@@ -110,8 +110,12 @@ def run(
     max_minutes: float,
     only: list[str] | None = None,
     mutants: list[str] | None = None,
+    resume: bool = False,
 ) -> Path:
-    work = prepare(module, only)
+    if resume and (BUILD / module / "mutants").exists():
+        work = BUILD / module  # mutmut skips the mutants it already decided
+    else:
+        work = prepare(module, only)
     env = dict(os.environ)
     env.update(
         PYTHONPATH=str(work / "mutants"),
@@ -123,7 +127,7 @@ def run(
     # mutmut writes the mutated tree into mutants/; it must exist before Python starts, or the
     # import system caches "no such directory" for that PYTHONPATH entry and imports the
     # unmutated, installed cnncourse instead
-    (work / "mutants").mkdir()
+    (work / "mutants").mkdir(exist_ok=True)
     mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
     mutmut += mutants or []  # mutant name patterns (fnmatch), e.g. "cnncourse.conv.x_corr2d*"
     log = (BUILD / f"{module}.log").open("w")
@@ -192,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="re-read the results of earlier runs"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a capped run: keep _build/mutation/<module> and its results (mutmut runs"
+        " the mutants it has not decided yet, fastest first, so a capped run leaves the slowest"
+        " functions for the next)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
@@ -202,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         work = (
             BUILD / module
             if args.report_only
-            else run(module, args.jobs, args.max_minutes, args.only, args.mutants)
+            else run(module, args.jobs, args.max_minutes, args.only, args.mutants, args.resume)
         )
         rows.append((module, score(module, work, equivalent)))
     header = f"{'module':10} {'mutants':>8} {'killed':>7} {'survived':>9} {'no tests':>9}"
