@@ -776,3 +776,13 @@ def test_backward_grad_messages_are_exact(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value) == message
+
+
+def test_adaptive_avg_backward_weights_are_in_the_promoted_dtype():
+    """A float64 gradient through a float32 input is spread with float64 weights (1/3 is not
+    rounded to float32): the same numbers as for a float64 input."""
+    g = np.random.default_rng(9).normal(size=(1, 1, 3, 3))
+    x64 = np.zeros((1, 1, 9, 9))
+    dx32 = pooling.adaptive_avg_pool2d_backward(g, x64.astype(np.float32))
+    assert dx32.dtype == np.float64
+    np.testing.assert_array_equal(dx32, pooling.adaptive_avg_pool2d_backward(g, x64))
