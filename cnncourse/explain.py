@@ -710,7 +710,12 @@ def activation_maximization(
             for _ in range(steps):
                 model(x)
                 a = store["a"]
-                if a.ndim < 2 or max(units) >= a.shape[1]:
+                if a.ndim < 2:
+                    raise ValueError(
+                        "layer must have an output (N, K, ...) with the units on axis 1, "
+                        f"got shape {tuple(a.shape)}"
+                    )
+                if max(units) >= a.shape[1]:
                     raise ValueError(
                         f"unit must be in 0..{a.shape[1] - 1} for this layer, got {units}"
                     )

@@ -876,3 +876,358 @@ def test_smoothgrad_keeps_the_shape_of_a_colour_batch():
     for absolute in (True, False):
         s = explain.saliency(m, x, [1, 2], smoothgrad_samples=4, absolute=absolute)
         assert s.shape == x.shape
+
+
+S12 = (1, 12, 12)
+X2 = X12.repeat(2, 1, 1, 1)
+_LAYERS = "('0', '1', '2', '3', '4', '5', '6')"
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        # _as_input (through saliency): the argument is named x
+        (
+            lambda m: explain.saliency(m, X12[0, 0, 0], 0),
+            ValueError,
+            "x must be a batch (N, ...) with N >= 1, got shape (12,)",
+        ),
+        (
+            lambda m: explain.saliency(m, X12[:0], 0),
+            ValueError,
+            "x must hold at least one sample, got shape (0, 1, 12, 12)",
+        ),
+        (
+            lambda m: explain.saliency(m, np.array([["a"]]), 0),
+            TypeError,
+            "x must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda m: explain.saliency(m, X12 * np.inf, 0),
+            ValueError,
+            "x must be finite (no NaN or inf)",
+        ),
+        # targets
+        (
+            lambda m: explain.saliency(m, X12, 3),
+            ValueError,
+            "target must be in 0..2 (the model's outputs), got 3",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, [-1]),
+            ValueError,
+            "target must be in 0..2 (the model's outputs), got -1",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, [0, 1]),
+            ValueError,
+            "target must give one class per sample (1), got 2",
+        ),
+        (
+            lambda m: explain.saliency(m, X2, [1.5, 0]),
+            TypeError,
+            "target must hold integers, got 1.5",
+        ),
+        (
+            lambda m: explain.saliency(m, X2, [True, False]),
+            TypeError,
+            "target must hold integers, got True",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, True),
+            TypeError,
+            "target must be an int or a sequence of ints, got True",
+        ),
+        (
+            lambda m: explain.saliency(nn.Flatten(0), torch.ones(1, 4), 0),
+            ValueError,
+            "the model must return logits (N, K), got shape (4,)",
+        ),
+        # saliency's own arguments
+        (
+            lambda m: explain.saliency("net", X12, 0),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, 0, absolute=1),
+            TypeError,
+            "absolute must be True or False, got 1 (int)",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, 0, smoothgrad_samples=-1),
+            ValueError,
+            "smoothgrad_samples must be >= 0, got -1",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, 0, noise=0),
+            ValueError,
+            "noise must be a finite number > 0, got 0.0",
+        ),
+        (
+            lambda m: explain.saliency(m, X12, 0, seed=-1),
+            ValueError,
+            "seed must be >= 0, got -1",
+        ),
+        # baseline (through integrated_gradients)
+        (
+            lambda m: explain.integrated_gradients(m, X12, 0, np.array(["a"])),
+            TypeError,
+            "baseline must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda m: explain.integrated_gradients(m, X12, 0, np.zeros((3, 3))),
+            ValueError,
+            "baseline must be a number or broadcastable to x's shape (1, 1, 12, 12), "
+            "got shape (3, 3)",
+        ),
+        # ig_weights
+        (lambda m: explain.ig_weights(0), ValueError, "steps must be >= 1, got 0"),
+        (
+            lambda m: explain.ig_weights(1, "riemann_trapezoid"),
+            ValueError,
+            "steps must be >= 2, got 1",
+        ),
+        (
+            lambda m: explain.ig_weights(4, "simpson"),
+            ValueError,
+            "method must be one of 'gausslegendre', 'riemann_left', 'riemann_right', "
+            "'riemann_middle', 'riemann_trapezoid'; got 'simpson'",
+        ),
+        # layers (through grad_cam and activation_maximization): the argument is named layer
+        (
+            lambda m: explain.grad_cam(m, X12, 0, "conv9"),
+            ValueError,
+            f"layer must be one of the model's layers {_LAYERS}; got 'conv9'",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "conv9", 0, S12),
+            ValueError,
+            f"layer must be one of the model's layers {_LAYERS}; got 'conv9'",
+        ),
+        (
+            lambda m: explain.grad_cam(m, X12, 0, 3),
+            TypeError,
+            "layer must be a layer name (str) or a sub-module, got 3",
+        ),
+        (
+            lambda m: explain.grad_cam(m, X12, 0, nn.Conv2d(1, 1, 1)),
+            ValueError,
+            "layer must be a sub-module of model; this module is not part of it",
+        ),
+        # total_variation
+        (
+            lambda m: explain.total_variation(np.zeros((4, 4))),
+            TypeError,
+            "x must be a torch.Tensor, got ndarray",
+        ),
+        (
+            lambda m: explain.total_variation(torch.zeros(5)),
+            ValueError,
+            "x must be (..., H, W) with H, W >= 2, got shape (5,)",
+        ),
+        (
+            lambda m: explain.total_variation(torch.zeros(3, 1)),
+            ValueError,
+            "x must be (..., H, W) with H, W >= 2, got shape (3, 1)",
+        ),
+        (
+            lambda m: explain.total_variation(torch.zeros(1, 3)),
+            ValueError,
+            "x must be (..., H, W) with H, W >= 2, got shape (1, 3)",
+        ),
+        (
+            lambda m: explain.total_variation(torch.zeros(4, 4), beta=0),
+            ValueError,
+            "beta must be a finite number > 0, got 0.0",
+        ),
+        # activation_maximization
+        (
+            lambda m: explain.activation_maximization("net", "3", 0, S12),
+            TypeError,
+            "model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", -1, S12),
+            ValueError,
+            "unit must be >= 0, got -1",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", np.float32(2.5), S12),
+            TypeError,
+            "unit must be an integer, got np.float32(2.5) (float32)",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", [], S12),
+            ValueError,
+            "unit must name at least one unit, got an empty sequence",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", [0, 5], S12, steps=1),
+            ValueError,
+            "unit must be in 0..4 for this layer, got [0, 5]",
+        ),
+        (
+            lambda m: explain.activation_maximization(nn.Sequential(nn.Flatten(0)), "0", 0, (4,)),
+            ValueError,
+            "layer must have an output (N, K, ...) with the units on axis 1, got shape (4,)",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, (1, 0, 12)),
+            ValueError,
+            "shape[1] must be >= 1, got 0",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, steps=0),
+            ValueError,
+            "steps must be >= 1, got 0",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, lr=0),
+            ValueError,
+            "lr must be a finite number > 0, got 0.0",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, l2=-1),
+            ValueError,
+            "l2 must be a finite number >= 0, got -1.0",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, tv=-1),
+            ValueError,
+            "tv must be a finite number >= 0, got -1.0",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, bounds=(1, 1)),
+            ValueError,
+            "bounds must be (lo, hi) with lo < hi, got (1, 1)",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, bounds=(0, 1, 2)),
+            ValueError,
+            "bounds must be (lo, hi) with lo < hi, got (0, 1, 2)",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, seed=-1),
+            ValueError,
+            "seed must be >= 0, got -1",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, init_std=0),
+            ValueError,
+            "init_std must be a finite number > 0, got 0.0",
+        ),
+        (
+            lambda m: explain.activation_maximization(m, "3", 0, S12, start=torch.zeros(2, 12, 12)),
+            ValueError,
+            "start must have shape (1, 12, 12) or (1, 1, 12, 12), got (2, 12, 12)",
+        ),
+    ],
+)
+def test_every_argument_is_named_in_an_exact_message(call, error, message):
+    with pytest.raises(error) as err:
+        call(small_cnn())
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("count", [20, 21])
+def test_an_unknown_layer_lists_at_most_twenty_names(count):
+    m = nn.Sequential(*[nn.ReLU() for _ in range(count)])
+    with pytest.raises(ValueError) as err:
+        explain.feature_maps(m, X12, "nope")
+    shown = ", ".join(f"'{i}'" for i in range(20)) + (" ..." if count > 20 else "")
+    assert str(err.value) == f"layers must be one of the model's layers ({shown}); got 'nope'"
+
+
+def test_a_parameter_free_model_takes_float32_and_two_dimensional_batches():
+    # No parameters to take a dtype from: inputs become float32. (N, F) batches are batches too.
+    x = torch.tensor([[1.0, -2.0, 3.0, 0.5], [0.0, 1.0, 2.0, -1.0]], dtype=torch.float64)
+    sal = explain.saliency(nn.Flatten(), x, [1, 3], absolute=False)
+    assert sal.dtype == torch.float32
+    assert torch.equal(sal, torch.tensor([[0.0, 1, 0, 0], [0, 0, 0, 1]]))
+    img = explain.activation_maximization(nn.Sequential(nn.Flatten()), "0", 2, (1, 2, 2), steps=5)
+    assert img.dtype == torch.float32 and img.shape == (1, 2, 2) and int(img.argmax()) == 2
+
+
+def test_targets_as_tensors_and_column_arrays_equal_a_list():
+    m = small_cnn()
+    as_list = explain.saliency(m, X2, [0, 2])
+    assert torch.equal(explain.saliency(m, X2, torch.tensor([0, 2])), as_list)
+    assert torch.equal(explain.saliency(m, X2, np.array([[0], [2]])), as_list)
+
+
+def test_array_baselines_take_the_models_dtype():
+    m32 = small_cnn(dtype=torch.float32)
+    x = X12.float()
+    half = np.full((1, 12, 12), 0.5)  # float64, broadcast over the batch
+    ig = explain.integrated_gradients(m32, x, 1, half, 8)
+    assert ig.dtype == torch.float32
+    assert torch.equal(ig, explain.integrated_gradients(m32, x, 1, 0.5, 8))
+    occ = explain.occlusion(m32, x, 1, 4, 4, baseline=half)
+    assert occ.dtype == torch.float32
+    assert torch.equal(occ, explain.occlusion(m32, x, 1, 4, 4, baseline=0.5))
+
+
+def test_ig_weights_default_method_and_one_step_rules():
+    for a, b in zip(explain.ig_weights(7), explain.ig_weights(7, "gausslegendre"), strict=True):
+        np.testing.assert_array_equal(a, b)
+    one = {"gausslegendre": 0.5, "riemann_left": 0.0, "riemann_middle": 0.5, "riemann_right": 1.0}
+    for method, node in one.items():
+        alphas, weights = explain.ig_weights(1, method)
+        np.testing.assert_array_equal(alphas, [node])
+        np.testing.assert_array_equal(weights, [1.0])
+
+
+def test_total_variation_of_the_smallest_images():
+    x = torch.tensor([[0.0, 1.0], [2.0, 3.0]])  # one pixel with both neighbours: 1^2 + 2^2
+    assert float(explain.total_variation(x)) == 5.0
+    assert float(explain.total_variation(torch.stack([x, 2 * x]))) == 25.0
+    wide = torch.tensor([[0.0, 1.0, 3.0], [1.0, 1.0, 1.0]])  # (1 + 1) + (4 + 0)
+    assert float(explain.total_variation(wide)) == 6.0
+    assert float(explain.total_variation(wide.T.contiguous())) == 6.0
+
+
+def test_activation_maximization_defaults_start_dtype_and_units_as_arrays():
+    m = small_cnn(3)
+    explicit = dict(steps=200, lr=0.05, l2=1e-3, tv=1e-2, bounds=None, seed=0, init_std=0.01)
+    torch.testing.assert_close(
+        explain.activation_maximization(m, "6", 1, S12),
+        explain.activation_maximization(m, "6", 1, S12, **explicit),
+        rtol=0,
+        atol=0,
+    )
+    start = torch.randn(S12, generator=torch.Generator().manual_seed(2))  # float32
+    img = explain.activation_maximization(m, "3", 2, S12, steps=3, start=start)
+    assert img.dtype == torch.float64
+    assert torch.equal(
+        img, explain.activation_maximization(m, "3", 2, S12, steps=3, start=start.double())
+    )
+    torch.testing.assert_close(
+        explain.activation_maximization(m, "3", np.array([[0], [2]]), S12, steps=3),
+        explain.activation_maximization(m, "3", [0, 2], S12, steps=3),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_activation_maximization_bounds_bind_on_both_sides():
+    # A large step drives the logit's pixels to both ends of the box within a few steps.
+    img = explain.activation_maximization(
+        small_cnn(1), "6", 0, S12, steps=20, lr=1.0, bounds=(-0.1, 0.2)
+    )
+    assert float(img.min()) == pytest.approx(-0.1) and float(img.max()) == pytest.approx(0.2)
+    assert float((img == img.max()).double().mean()) < 0.95
+
+
+def test_occlusion_batch_size_one_and_saliency_default_seed():
+    m = small_cnn()
+    torch.testing.assert_close(
+        explain.occlusion(m, X2, [0, 1], 5, 3, batch_size=1),
+        explain.occlusion(m, X2, [0, 1], 5, 3),
+    )
+    torch.testing.assert_close(
+        explain.saliency(m, X2, 1, smoothgrad_samples=3),
+        explain.saliency(m, X2, 1, smoothgrad_samples=3, noise=0.15, seed=0),
+        rtol=0,
+        atol=0,
+    )
