@@ -102,6 +102,19 @@ def _as_input(model: nn.Module, x: Any, ndim: int | None = None, name: str = "x"
     return x
 
 
+def _first_bool(seq: Any) -> bool | None:
+    """The first bool in a (nested) list or tuple, else ``None``."""
+    if not isinstance(seq, (list, tuple)):
+        return None
+    for v in seq:
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        found = _first_bool(v)
+        if found is not None:
+            return found
+    return None
+
+
 def _targets(target: Any, n: int, num_outputs: int) -> torch.Tensor:
     """One class index per sample: an int (for all samples) or a sequence/tensor of length n."""
     if isinstance(target, torch.Tensor):
@@ -109,6 +122,9 @@ def _targets(target: Any, n: int, num_outputs: int) -> torch.Tensor:
     if isinstance(target, numbers.Integral) and not isinstance(target, bool):
         values = [int(target)] * n
     elif isinstance(target, (list, tuple, np.ndarray)):
+        flagged = _first_bool(target)  # before numpy turns [True, 0] into [1, 0]
+        if flagged is not None:
+            raise TypeError(f"target must hold integers, got {flagged!r}")
         values = list(np.asarray(target).reshape(-1).tolist())
         if len(values) != n:
             raise ValueError(f"target must give one class per sample ({n}), got {len(values)}")

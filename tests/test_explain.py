@@ -1231,3 +1231,13 @@ def test_occlusion_batch_size_one_and_saliency_default_seed():
         rtol=0,
         atol=0,
     )
+
+
+@pytest.mark.parametrize(
+    "target, flagged", [([True, 0], "True"), ([[0], [False]], "False"), ((0, np.True_), "True")]
+)
+def test_a_bool_among_integer_targets_is_rejected(target, flagged):
+    """numpy would read [True, 0] as [1, 0]; a bool is flagged before that happens."""
+    with pytest.raises(TypeError) as err:
+        explain.saliency(small_cnn(), X12.repeat(2, 1, 1, 1), target)
+    assert str(err.value) == f"target must hold integers, got {flagged}"
