@@ -1502,3 +1502,69 @@ def test_epoch_bar_counts_batches_and_names_the_epoch():
         assert same is bar and (bar.total, bar.n, bar.desc) == (5, 0, "epoch 2/3: ")
     finally:
         bar.close()
+
+
+# --------------------------------------------------------------------------- fit's defaults and flags
+
+
+def _two_channel_problem():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+    loader = [(torch.randn(4, 2, 6, 6), torch.tensor([0, 1, 2, 0])) for _ in range(2)]
+    return model, loader
+
+
+def test_fit_by_default_logs_each_epoch_and_shows_a_progress_bar(capsys):
+    model, loader = _two_channel_problem()
+    train.fit(model, loader, epochs=1)  # device, progress, verbose, live_plot: all defaults
+    out, err = capsys.readouterr()
+    assert out.startswith("epoch 1/1 train_loss=")
+    assert "2/2" in err and "batch" in err  # tqdm's bar on stderr: two batches of unit "batch"
+
+
+def test_fit_quiet_prints_nothing(capsys):
+    model, loader = _two_channel_problem()
+    train.fit(model, loader, epochs=1, progress=False, verbose=False)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_fit_says_where_it_resumed_from(tmp_path, capsys):
+    ckpt = tmp_path / "run.pt"
+    model, loader = _two_channel_problem()
+    train.fit(model, loader, epochs=1, checkpoint=ckpt, progress=False, verbose=False)
+    train.fit(model, loader, epochs=2, checkpoint=ckpt, resume=True, progress=False)
+    assert capsys.readouterr().out.startswith(f"resumed from {ckpt} after epoch 1\n")
+
+
+@pytest.mark.parametrize("flag", ["verbose", "record_batch_loss"])
+def test_fit_flag_messages_are_exact(flag):
+    model, loader = _two_channel_problem()
+    with pytest.raises(TypeError) as err:
+        train.fit(model, loader, epochs=1, **{**QUIET, flag: 1})
+    assert str(err.value) == f"{flag} must be True or False, got 1 (int)"
+
+
+def test_fit_with_channels_last_feeds_nhwc_inputs_and_keeps_nhwc_weights():
+    model, loader = _two_channel_problem()
+    seen = []
+    model[0].register_forward_pre_hook(
+        lambda mod, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    train.fit(model, loader, epochs=1, channels_last=True, **QUIET)
+    assert seen == [True, True]
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model[0].weight.is_contiguous()  # (4, 2, 3, 3): NHWC differs from NCHW
+
+
+def test_callbacks_see_the_planned_number_of_epochs():
+    model, loader = _two_channel_problem()
+
+    class Planned:
+        seen = []
+
+        def on_epoch_end(self, state):
+            self.seen.append((state.epoch, state.epochs))
+            return False
+
+    train.fit(model, loader, epochs=2, callbacks=[Planned()], **QUIET)
+    assert Planned.seen == [(1, 2), (2, 2)]
