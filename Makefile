@@ -115,11 +115,12 @@ classroom-test: setup-test classroom-env
 # the mutation score per module. Slow (hours on 2 cores), so not part of `make test`. One module:
 # make mutation MODULES=metrics. One function: make mutation MODULES=conv
 # MUTANTS='cnncourse.conv.x_corr2d_naive__mutmut_*'. Equivalent mutants are listed in
-# tests/mutation_equivalents.md.
+# tests/mutation_equivalents.md. A run capped by time continues with RESUME=1.
 MODULES ?=
 MUTANTS ?=
+RESUME ?=
 mutation: setup-test
-	nice -n 19 $(BIN)/python scripts/mutation_report.py $(MODULES) $(if $(MUTANTS),--mutants $(foreach m,$(MUTANTS),'$(m)'))
+	nice -n 19 $(BIN)/python scripts/mutation_report.py $(MODULES) $(if $(MUTANTS),--mutants $(foreach m,$(MUTANTS),'$(m)')) $(if $(RESUME),--resume)
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache .hypothesis .classroom
