@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import matplotlib
@@ -1568,3 +1569,66 @@ def test_callbacks_see_the_planned_number_of_epochs():
 
     train.fit(model, loader, epochs=2, callbacks=[Planned()], **QUIET)
     assert Planned.seen == [(1, 2), (2, 2)]
+
+
+def test_fit_rejects_a_loader_without_a_length():
+    model, loader = _two_channel_problem()
+    batches = (b for b in loader)
+    with pytest.raises(TypeError) as err:
+        train.fit(model, batches, epochs=1, **QUIET)
+    assert (
+        str(err.value)
+        == f"train_loader must be an iterable with a length (a DataLoader), got {batches!r}"
+    )
+
+
+def test_fit_times_epochs_and_throughput_consistently():
+    model, loader = _two_channel_problem()
+    start = time.perf_counter()
+    h = train.fit(model, loader, loader, epochs=2, **QUIET)
+    elapsed = time.perf_counter() - start
+    for t, throughput in zip(h["time"], h["throughput"], strict=True):
+        assert 0 < t <= elapsed  # an epoch takes part of the call's wall time
+        # throughput = samples / training time, and training is part of the epoch's time
+        assert throughput >= 8 / t
+
+
+def test_fit_calls_on_train_end_once_and_reports_a_diverging_loss():
+    model, loader = _two_channel_problem()
+
+    class Ends:
+        calls = 0
+
+        def on_epoch_end(self, state):
+            return False
+
+        def on_train_end(self, state):
+            type(self).calls += 1
+
+    train.fit(model, loader, epochs=2, callbacks=[Ends()], **QUIET)
+    assert Ends.calls == 1
+    bad = [(torch.full((4, 2, 6, 6), float("inf")), torch.tensor([0, 1, 2, 0]))]
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    with pytest.raises(FloatingPointError) as err:
+        train.fit(model, bad, epochs=1, optimizer=opt, **QUIET)
+    assert str(err.value) == (
+        "the training loss became nan in epoch 1; lower the learning rate (now 0.5) or clip "
+        "gradients (grad_clip=1.0)"
+    )
+
+
+def test_sharded_loaders_inside_a_process_group(single_rank_group):
+    """fit() reshuffles a DistributedSampler every epoch and combines validation over ranks;
+    with one rank the combined scores are the plain evaluation."""
+    from cnncourse.train import distributed
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(12, 2, 6, 6), torch.arange(12) % 3)
+    tl = distributed.make_loader(data, 4, seed=1)
+    vl = distributed.make_loader(data, 4, seed=2)
+    model, _ = _two_channel_problem()
+    h = train.fit(model, tl, vl, epochs=2, **QUIET)
+    assert tl.sampler.epoch == 2  # the last epoch's shuffle
+    plain = train.evaluate(model, [(data.tensors[0], data.tensors[1])])
+    assert h["val_loss"][-1] == pytest.approx(plain["loss"])
+    assert h["val_accuracy"][-1] == pytest.approx(plain["accuracy"])
