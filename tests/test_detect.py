@@ -1037,3 +1037,53 @@ def test_recall_is_nan_without_a_warning_when_the_class_has_no_ground_truth():
         precision, recall, _ = detect.precision_recall_curve([det], [gt], 0)
     np.testing.assert_array_equal(precision, [0.0, 0.0])
     assert np.isnan(recall).all() and recall.shape == (2,)
+
+
+# --------------------------------------------------------------------------- anchors and boxes: details
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: detect.ssd_default_boxes((0,), ((2,),)), "feature_sizes[0] must be >= 1, got 0"),
+        (
+            lambda: detect.ssd_default_boxes((2,), ((0,),)),
+            "aspect_ratios[0][0] must be a finite number > 0, got 0.0",
+        ),
+        (
+            lambda: detect.ssd_default_boxes((2,), ((2,),), s_min=0),
+            "s_min must be a finite number > 0, got 0.0",
+        ),
+        (
+            lambda: detect.ssd_default_boxes((2,), ((2,),), s_max=-1),
+            "s_max must be a finite number > 0, got -1.0",
+        ),
+        (lambda: detect.clip_boxes(torch.zeros(1, 4), (1, 0)), "size[1] must be >= 1, got 0"),
+    ],
+)
+def test_anchor_and_box_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_ssd_default_boxes_two_maps_by_hand():
+    """Two 1x1 maps, scales 0.2 and 0.9 (s_max - s_min over m - 1 = 1 step), one ratio each."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch.meshgrid without indexing= warns
+        boxes = detect.ssd_default_boxes((1, 1), ((4,), (4,)))
+    assert boxes.dtype == torch.float32 and boxes.shape == (8, 4)
+    r = math.sqrt(0.2 * 0.9)
+    expected = [
+        (0.2, 0.2), (r, r), (0.4, 0.1), (0.1, 0.4),  # map 1: s, sqrt(s s'), s*2 x s/2, transposed
+        (0.9, 0.9), (math.sqrt(0.9), math.sqrt(0.9)), (1.8, 0.45), (0.45, 1.8),  # map 2: s' = 1
+    ]  # fmt: skip
+    torch.testing.assert_close(boxes[:, :2], torch.full((8, 2), 0.5))
+    torch.testing.assert_close(boxes[:, 2:], torch.tensor(expected, dtype=torch.float32))
+
+
+def test_box_functions_keep_numpy_and_accept_a_one_pixel_image():
+    area = detect.box_area(np.array([[0, 0, 2, 3.0]]))
+    assert isinstance(area, np.ndarray) and area.tolist() == [6.0]
+    clipped = detect.clip_boxes(np.array([[-1, -1, 5, 5.0]]), (1, 2))
+    assert isinstance(clipped, np.ndarray) and clipped.tolist() == [[0, 0, 2, 1]]
