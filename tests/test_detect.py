@@ -1087,3 +1087,10 @@ def test_box_functions_keep_numpy_and_accept_a_one_pixel_image():
     assert isinstance(area, np.ndarray) and area.tolist() == [6.0]
     clipped = detect.clip_boxes(np.array([[-1, -1, 5, 5.0]]), (1, 2))
     assert isinstance(clipped, np.ndarray) and clipped.tolist() == [[0, 0, 2, 1]]
+
+
+@pytest.mark.parametrize("fn", [detect.box_area, lambda b: detect.clip_boxes(b, (4, 4))])
+def test_box_functions_name_their_boxes_argument(fn):
+    with pytest.raises(TypeError) as err:
+        fn(np.array([["a", "b", "c", "d"]]))
+    assert str(err.value) == "boxes must be a numeric array, got dtype <U1"
