@@ -63,6 +63,18 @@ def tiny_setup(seed=0, epochs=4, augment=True):
 QUIET = {"progress": False, "verbose": False, "live_plot": False, "device": "cpu"}
 
 
+class RecordingPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    """ReduceLROnPlateau that records the metric fit() gives it at every step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def step(self, metrics):
+        self.seen.append(metrics)
+        super().step(metrics)
+
+
 # --------------------------------------------------------------------------- fit
 
 
@@ -98,17 +110,10 @@ def test_epoch_scheduler_steps_once_per_epoch():
     h = train.fit(model, tl, vl, epochs=3, optimizer=opt, scheduler=sched, **QUIET)
     np.testing.assert_allclose(h["lr"], [0.1, 0.05, 0.025])  # the rate each epoch used
 
-    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
-        seen = []
-
-        def step(self, metrics):
-            self.seen.append(metrics)
-            super().step(metrics)
-
     plateau_opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    plateau = Recording(plateau_opt, patience=0, factor=0.5)
+    plateau = RecordingPlateau(plateau_opt, patience=0, factor=0.5)
     h2 = train.fit(model, tl, vl, epochs=2, optimizer=plateau_opt, scheduler=plateau, **QUIET)
-    assert Recording.seen == h2["val_loss"]  # ReduceLROnPlateau watches the validation loss
+    assert plateau.seen == h2["val_loss"]  # ReduceLROnPlateau watches the validation loss
 
 
 def test_batch_losses_are_recorded_on_request_and_survive_resume(tmp_path):
@@ -1397,17 +1402,10 @@ def test_format_epoch_line():
 
 def test_plateau_scheduler_watches_the_training_loss_without_validation():
     model, tl, *_ = tiny_setup(augment=False)
-
-    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
-        seen = []
-
-        def step(self, metrics):
-            self.seen.append(metrics)
-            super().step(metrics)
-
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    h = train.fit(model, tl, epochs=2, optimizer=opt, scheduler=Recording(opt), **QUIET)
-    assert Recording.seen == h["train_loss"]
+    plateau = RecordingPlateau(opt)
+    h = train.fit(model, tl, epochs=2, optimizer=opt, scheduler=plateau, **QUIET)
+    assert plateau.seen == h["train_loss"]
 
 
 @pytest.mark.parametrize("interval, steps", [("batch", 2 * 3), ("epoch", 2), ("auto", 2)])
