@@ -1094,3 +1094,63 @@ def test_box_functions_name_their_boxes_argument(fn):
     with pytest.raises(TypeError) as err:
         fn(np.array([["a", "b", "c", "d"]]))
     assert str(err.value) == "boxes must be a numeric array, got dtype <U1"
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: detect.match_anchors(torch.zeros(2, 2, 4), torch.zeros(1, 4)),
+            ValueError,
+            "anchors must have shape (N, 4), got (2, 2, 4)",
+        ),
+        (
+            lambda: detect.match_anchors(torch.zeros(2, 4), torch.zeros(1, 1, 4)),
+            ValueError,
+            "gt_boxes must have shape (N, 4), got (1, 1, 4)",
+        ),
+        (
+            lambda: detect.match_anchors("x", torch.zeros(1, 4)),
+            TypeError,
+            "anchors must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda: detect.match_anchors(torch.zeros(2, 4), "x"),
+            TypeError,
+            "gt_boxes must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda: detect.box_convert(torch.tensor([[0.0, 0, -1, 2]]), "xywh", "xyxy"),
+            ValueError,
+            "boxes has a negative width or height in box 0: [0.0, 0.0, -1.0, 2.0] (boxes must be "
+            "xywh with non-negative width and height)",
+        ),
+        (
+            lambda: detect.batched_nms(
+                torch.tensor([[0.0, 0, 1, 1]]), torch.tensor([1.0]), np.array(["a"]), 0.5
+            ),
+            TypeError,
+            "labels must be a numeric array, got dtype <U1",
+        ),
+    ],
+)
+def test_more_detect_messages_are_exact(call, error, message):
+    with pytest.raises(error) as err:
+        call()
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("in_fmt", ["xyxy", "xywh", "cxcywh"])
+def test_box_convert_on_a_batch_of_images_keeps_kind_and_copies(in_fmt):
+    """(B, N, 4) boxes convert along the last axis; numpy stays numpy; the result never
+    shares memory with the input (even xyxy -> xyxy)."""
+    xyxy = torch.tensor([[[0.0, 0, 2, 4], [1, 1, 3, 2]], [[2, 2, 6, 6], [0, 1, 1, 5]]])
+    boxes = detect.box_convert(xyxy, "xyxy", in_fmt)
+    assert boxes.shape == (2, 2, 4)
+    back = detect.box_convert(boxes, in_fmt, "xyxy")
+    torch.testing.assert_close(back, xyxy)
+    back[0, 0, 0] = 99.0  # writing into the result leaves the input alone
+    assert boxes[0, 0, 0] == (0.0 if in_fmt != "cxcywh" else 1.0)
+    as_np = detect.box_convert(boxes.numpy(), in_fmt, "xyxy")
+    assert isinstance(as_np, np.ndarray)
+    np.testing.assert_allclose(as_np, xyxy.numpy())
