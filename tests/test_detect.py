@@ -1154,3 +1154,18 @@ def test_box_convert_on_a_batch_of_images_keeps_kind_and_copies(in_fmt):
     as_np = detect.box_convert(boxes.numpy(), in_fmt, "xyxy")
     assert isinstance(as_np, np.ndarray)
     np.testing.assert_allclose(as_np, xyxy.numpy())
+
+
+def test_match_anchors_thresholds_named_and_equal_thresholds_allowed():
+    a, g = torch.tensor([[0.0, 0, 2, 2], [1, 1, 3, 3]]), torch.tensor([[0.0, 0, 2, 2]])
+    for kwargs, message in (
+        ({"pos_iou": 1.5}, "pos_iou must be in [0, 1], got 1.5"),
+        ({"neg_iou": -0.1}, "neg_iou must be in [0, 1], got -0.1"),
+        ({"pos_iou": 0.3, "neg_iou": 0.4}, "neg_iou must be <= pos_iou (0.3), got 0.4"),
+    ):
+        with pytest.raises(ValueError) as err:
+            detect.match_anchors(a, g, **kwargs)
+        assert str(err.value) == message
+    # one threshold for both: no "ignore" band (IoUs 1 and 1/7)
+    m = detect.match_anchors(a, g, pos_iou=0.5, neg_iou=0.5, allow_low_quality=False)
+    assert m.tolist() == [0, -1] and m.dtype == torch.int64
