@@ -34,7 +34,7 @@ EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.md"
 
 # module -> (files to mutate, the module's own test files)
 MODULES = {
-    "conv": (["cnncourse/conv.py"], ["tests/test_conv.py"]),
+    "conv": (["cnncourse/conv.py"], ["tests/test_conv.py", "tests/test_conv_matrix.py"]),
     "shapes": (["cnncourse/shapes.py"], ["tests/test_shapes.py"]),
     "pooling": (["cnncourse/pooling.py"], ["tests/test_pooling.py"]),
     "detect": (["cnncourse/detect/*.py"], ["tests/test_detect.py"]),

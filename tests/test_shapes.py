@@ -553,3 +553,52 @@ def test_receptive_field_default_axis_is_the_height():
     layer = nn.Conv2d(1, 1, (3, 5))  # 3 rows, 5 columns
     assert shapes.receptive_field([layer])[0].size == 3
     assert shapes.receptive_field([layer], axis=1)[0].size == 5
+
+
+@given(k=st.integers(1, 9), d=st.integers(1, 5), n=st.integers(1, 60))
+def test_effective_kernel_size_is_the_span_of_the_taps(k, d, n):
+    """d*(k-1) + 1 cells from the first tap to the last; with stride 1 and no padding a
+    dilated kernel fits n - span + 1 times, as torch computes."""
+    span = shapes.effective_kernel_size(k, d)
+    taps = [t * d for t in range(k)]
+    assert span == taps[-1] - taps[0] + 1
+    if n >= span:
+        out = F.conv2d(torch.zeros(1, 1, 1, n), torch.zeros(1, 1, 1, k), dilation=(1, d))
+        assert out.shape[-1] == n - span + 1 == shapes.conv_output_size(n, k, 1, 0, d)
+
+
+def test_effective_kernel_size_default_and_messages():
+    assert shapes.effective_kernel_size(3) == 3 and shapes.effective_kernel_size(3, 2) == 5
+    for args, message in (
+        ((0,), "kernel_size must be >= 1, got 0"),
+        ((3, 0), "dilation must be >= 1, got 0"),
+    ):
+        with pytest.raises(ValueError) as err:
+            shapes.effective_kernel_size(*args)
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: shapes.conv_parameters(3, 4, 3, groups=0), "groups must be >= 1, got 0"),
+        (lambda: shapes.conv_mult_adds(3, 0, 3, (4, 4)), "out_channels must be >= 1, got 0"),
+        (lambda: shapes.conv_mult_adds(3, 4, 0, (4, 4)), "kernel_size must be >= 1, got 0"),
+        (lambda: shapes.conv_mult_adds(0, 4, 3, (4, 4)), "in_channels must be >= 1, got 0"),
+        (
+            lambda: shapes.receptive_field([(3, 1, 1, 1)]),
+            "layers[0] must be (kernel_size, stride) or (kernel_size, stride, dilation), got (3, 1, 1, 1)",
+        ),
+        (lambda: shapes.receptive_field([((3,), 1)], axis=1), "kernel_size (3,) has no axis 1"),
+    ],
+)
+def test_count_and_geometry_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_one_output_channel_and_a_one_element_pair_on_axis_0():
+    assert shapes.conv_mult_adds(3, 1, 3, (4, 4)) == 3 * 3 * 3 * 4 * 4
+    # a 1-tuple kernel_size still has axis 0
+    assert shapes.receptive_field([((3,), 1)], axis=0) == shapes.receptive_field([(3, 1)])
