@@ -602,3 +602,64 @@ def test_one_output_channel_and_a_one_element_pair_on_axis_0():
     assert shapes.conv_mult_adds(3, 1, 3, (4, 4)) == 3 * 3 * 3 * 4 * 4
     # a 1-tuple kernel_size still has axis 0
     assert shapes.receptive_field([((3,), 1)], axis=0) == shapes.receptive_field([(3, 1)])
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: shapes.conv_parameters(3, 4, 3, bias=1),
+            TypeError,
+            "bias must be True or False, got 1 (int)",
+        ),
+        (
+            lambda: shapes.linear_parameters(3, 4, bias=1),
+            TypeError,
+            "bias must be True or False, got 1 (int)",
+        ),
+        (
+            lambda: shapes.count_parameters(nn.Linear(2, 2), trainable_only=1),
+            TypeError,
+            "trainable_only must be True or False, got 1 (int)",
+        ),
+        (
+            lambda: shapes.count_parameters("m"),
+            TypeError,
+            "module must be a torch.nn.Module, got str",
+        ),
+        (lambda: shapes.linear_mult_adds(0, 3), ValueError, "in_features must be >= 1, got 0"),
+        (lambda: shapes.linear_mult_adds(3, 0), ValueError, "out_features must be >= 1, got 0"),
+        (lambda: shapes.linear_parameters(0, 3), ValueError, "in_features must be >= 1, got 0"),
+        (lambda: shapes.linear_parameters(3, 0), ValueError, "out_features must be >= 1, got 0"),
+        (
+            lambda: shapes.receptive_field([{"stride": 1}]),
+            ValueError,
+            "layers[0] needs a kernel_size, got {'stride': 1}",
+        ),
+    ],
+)
+def test_parameter_count_messages_are_exact(call, error, message):
+    with pytest.raises(error) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_counts_are_ints_with_torch_defaults():
+    conv = nn.Conv2d(6, 4, 3)
+    n = shapes.conv_parameters(6, 4, 3)  # groups=1, bias=True by default, like nn.Conv2d
+    assert type(n) is int and n == sum(p.numel() for p in conv.parameters())
+    grouped = shapes.conv_parameters(6, 4, 3, groups=4 // 2)
+    assert type(grouped) is int
+    m = shapes.conv_mult_adds(6, 4, 3, (5, 5), groups=2)
+    assert type(m) is int and m == 4 * 5 * 5 * 3 * 3 * 3
+    frozen = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    frozen[0].requires_grad_(False)
+    assert shapes.count_parameters(frozen) == 9 + 4  # all parameters by default
+    assert shapes.count_parameters(frozen, trainable_only=True) == 4
+
+
+def test_receptive_field_reads_dilation_from_a_triple_and_pools_without_dilation():
+    assert shapes.receptive_field([(3, 1, 2)])[-1].size == 5
+    # nn.AvgPool2d has no dilation attribute: it counts as 1
+    rf = shapes.receptive_field([nn.AvgPool2d(2), nn.Conv2d(1, 1, 3)])
+    assert [(r.size, r.jump) for r in rf] == [(2, 2), (6, 2)]
