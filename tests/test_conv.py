@@ -365,3 +365,39 @@ def test_col2im_messages_are_exact(kwargs, message):
     with pytest.raises(ValueError) as info:
         conv.col2im(**args)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: conv.convolve1d(np.ones((2, 2)), [1]),
+            "x must have 1 dimensions, got shape (2, 2)",
+        ),
+        (
+            lambda: conv.convolve1d([1, 2], np.ones((2, 2))),
+            "w must have 1 dimensions, got shape (2, 2)",
+        ),
+        (
+            lambda: conv.corr2d(np.ones(3), np.ones((2, 2))),
+            "x must have 2 dimensions, got shape (3,)",
+        ),
+        (
+            lambda: conv.corr2d(np.ones((3, 3)), np.ones(2)),
+            "kernel must have 2 dimensions, got shape (2,)",
+        ),
+        (
+            lambda: conv.corr2d(np.ones((3, 3)), np.ones((0, 2))),
+            "kernel must be non-empty, got shape (0, 2)",
+        ),
+        (
+            lambda: conv.corr2d_naive(np.ones((3, 3)), np.ones((4, 2))),
+            "kernel of shape (4, 2) is larger than input x of shape (3, 3); pad x first or use a "
+            "smaller kernel",
+        ),
+    ],
+)
+def test_2d_and_1d_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
