@@ -663,3 +663,39 @@ def test_receptive_field_reads_dilation_from_a_triple_and_pools_without_dilation
     # nn.AvgPool2d has no dilation attribute: it counts as 1
     rf = shapes.receptive_field([nn.AvgPool2d(2), nn.Conv2d(1, 1, 3)])
     assert [(r.size, r.jump) for r in rf] == [(2, 2), (6, 2)]
+
+
+def test_receptive_field_of_mapping_layers_by_hand():
+    """span = d (k - 1) + 1; jump = stride; start = (span - 1) / 2 - padding (centre of the
+    first window); 'same' pads d (k - 1) // 2 in front; stride None means stride = kernel_size
+    (torch's pools); dilation None means 1."""
+    rf = shapes.receptive_field
+    assert rf([{"kernel_size": 3, "stride": 1, "padding": "same", "dilation": 2}]) == [(5, 1, 0.0)]
+    assert rf([{"kernel_size": 3, "stride": 1, "padding": "valid", "dilation": 2}]) == [(5, 1, 2.0)]
+    assert rf([{"kernel_size": 2, "stride": None}]) == [(2, 2, 0.5)]
+    assert rf([{"kernel_size": 3, "dilation": None, "padding": 1}]) == [(3, 1, 0.0)]
+    wide = {"kernel_size": (3, 5), "stride": (1, 2), "padding": (0, 2), "dilation": (1, 2)}
+    assert rf([wide], axis=1) == [(9, 2, 2.0)] and rf([wide], axis=0) == [(3, 1, 1.0)]
+
+
+@pytest.mark.parametrize(
+    "layer, axis, message",
+    [
+        ({"kernel_size": 0}, 0, "layers[0] kernel_size must be >= 1, got 0"),
+        ({"kernel_size": 3, "stride": 0}, 0, "layers[0] stride must be >= 1, got 0"),
+        ({"kernel_size": 3, "dilation": 0}, 0, "layers[0] dilation must be >= 1, got 0"),
+        ({"kernel_size": 3, "padding": -1}, 0, "layers[0] padding must be >= 0, got -1"),
+        (
+            {"kernel_size": 3, "padding": "full"},
+            0,
+            "layers[0] padding must be one of 'valid', 'same'; got 'full'",
+        ),
+        ({"kernel_size": 3, "padding": (1,)}, 1, "padding (1,) has no axis 1"),
+        ({"kernel_size": 3, "stride": (1,)}, 1, "stride (1,) has no axis 1"),
+        ({"kernel_size": 3, "dilation": (1,)}, 1, "dilation (1,) has no axis 1"),
+    ],
+)
+def test_receptive_field_layer_messages_are_exact(layer, axis, message):
+    with pytest.raises(ValueError) as err:
+        shapes.receptive_field([layer], axis=axis)
+    assert str(err.value) == message
