@@ -401,3 +401,68 @@ def test_2d_and_1d_messages_are_exact(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert str(err.value) == message
+
+
+X_1255 = np.ones((1, 2, 5, 5))
+W_3233 = np.ones((3, 2, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: conv.sliding_windows(np.ones((5, 5)), 3),
+            "x must have 4 dimensions, got shape (5, 5)",
+        ),
+        (lambda: conv.sliding_windows(X_1255, 0), "kernel_size must be >= 1, got 0"),
+        (lambda: conv.sliding_windows(X_1255, 3, 0), "stride must be >= 1, got 0"),
+        (lambda: conv.sliding_windows(X_1255, 3, 1, 0), "dilation must be >= 1, got 0"),
+        (
+            lambda: conv.sliding_windows(X_1255, (6, 1)),
+            "convolution over the height of x (shape (1, 2, 5, 5)): kernel_size 6 (dilated to 6) is "
+            "larger than the padded input 5 + 2*0 = 5: the window d(k-1)+1 = 6 must fit in n + 2p",
+        ),
+        (
+            lambda: conv.conv2d(X_1255, np.ones((3, 1, 3, 3))),
+            "weight has 1 input channels (shape (3, 1, 3, 3)) but x has 2 channels (shape (1, 2, 5, 5)); "
+            "weight must be (out_channels, 2, kh, kw)",
+        ),
+        (
+            lambda: conv.conv2d(X_1255, np.ones((0, 2, 3, 3))),
+            "weight must have non-zero out_channels, kh and kw, got (0, 2, 3, 3)",
+        ),
+        (
+            lambda: conv.conv2d(X_1255, W_3233, np.ones((3, 1))),
+            "bias must have 1 dimensions, got shape (3, 1)",
+        ),
+        (
+            lambda: conv.conv2d(X_1255, W_3233, np.ones(2)),
+            "bias must have shape (3,) to match weight, got (2,)",
+        ),
+        (lambda: conv.conv2d(X_1255, W_3233, stride=0), "stride must be >= 1, got 0"),
+        (lambda: conv.conv2d(X_1255, W_3233, padding=-1), "padding must be >= 0, got -1"),
+        (lambda: conv.conv2d(X_1255, W_3233, dilation=0), "dilation must be >= 1, got 0"),
+        (
+            lambda: conv.conv2d(np.ones((2, 5, 5)), W_3233),
+            "x must have 4 dimensions, got shape (2, 5, 5)",
+        ),
+        (
+            lambda: conv.conv2d(X_1255, np.ones((3, 2, 3))),
+            "weight must have 4 dimensions, got shape (3, 2, 3)",
+        ),
+    ],
+)
+def test_window_and_conv2d_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_sliding_windows_defaults_and_strided_dilated_views():
+    x = np.arange(2 * 5 * 6, dtype=float).reshape(1, 2, 5, 6)
+    assert conv.sliding_windows(x, 3).shape == (1, 2, 3, 4, 3, 3)  # stride 1, dilation 1
+    w = conv.sliding_windows(x, (3, 2), (2, 1), (1, 2))
+    assert w.shape == (1, 2, 2, 4, 3, 2)
+    # window (i, j), tap (a, b) reads row i*2 + a, column j + 2b
+    for i, j, a, b in [(0, 0, 0, 0), (1, 3, 2, 1), (1, 2, 1, 0)]:
+        assert w[0, 1, i, j, a, b] == x[0, 1, i * 2 + a, j + 2 * b]
