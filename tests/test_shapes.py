@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -699,3 +700,39 @@ def test_receptive_field_layer_messages_are_exact(layer, axis, message):
     with pytest.raises(ValueError) as err:
         shapes.receptive_field([layer], axis=axis)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: shapes.conv_parameters(0, 4, 3), "in_channels must be >= 1, got 0"),
+        (lambda: shapes.conv_parameters(3, 4, 0), "kernel_size must be >= 1, got 0"),
+        (lambda: shapes.conv_mult_adds(3, 4, 3, (0, 4)), "output_size[0] must be >= 1, got 0"),
+        (lambda: shapes.pixel_usage(5, 3, 1, -1), "padding must be >= 0, got -1"),
+        (lambda: shapes.conv_output_terms(5, 3, 1, -1), "padding must be >= 0, got -1"),
+        (lambda: shapes.conv_transpose_output_size(5, 3, 1, -1), "padding must be >= 0, got -1"),
+        (lambda: shapes.conv_output_size(0, 3), "size must be >= 1, got 0"),
+        (lambda: shapes.conv_output_size(5, 0), "kernel_size must be >= 1, got 0"),
+    ],
+)
+def test_size_helper_messages_are_exact(call, message):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_size_helpers_default_to_stride_1_and_integer_counts():
+    # conv_output_terms: the numerator n + 2p - d(k-1) - 1 (stride is not in it)
+    assert shapes.conv_output_terms(7, 3) == shapes.conv_output_terms(7, 3, 1, 0, 1) == 4
+    assert (
+        shapes.conv_transpose_output_size(4, 3) == shapes.conv_transpose_output_size(4, 3, 1) == 6
+    )
+    assert shapes.same_padding(7, 3) == shapes.same_padding(7, 3, 1) == (1, 1)
+    assert shapes.pixel_usage(5, 3).dtype == np.int64
+
+
+def test_receptive_field_of_an_object_with_only_a_kernel_size():
+    """A layer-like object without stride/dilation/padding attributes: stride 1, dilation 1."""
+    from types import SimpleNamespace
+
+    assert shapes.receptive_field([SimpleNamespace(kernel_size=3)]) == [(3, 1, 1.0)]
