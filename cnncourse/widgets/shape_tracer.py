@@ -299,6 +299,26 @@ def _linear_inputs(layers: list[dict], shapes_out: list[tuple[int, ...]], in_cha
     return [x[1] for layer, x in zip(layers, before, strict=True) if layer["op"] == "linear"]
 
 
+def _check_head_follows_size(spec: StackSpec, layers: list[dict], in_features: list[int]) -> None:
+    """A Linear must follow the input size (the builder sizes the head): rebuild the stack at
+    the first other size where the flattened map differs and check that only the Linear
+    layers' inputs changed."""
+    c, d = spec.in_channels, spec.default_size
+    for other in [*range(d + 1, MAX_INPUT_SIZE + 1), *range(d - 1, 0, -1)]:
+        try:
+            walked = _walk(layers, c, other)
+        except ValueError:
+            continue  # too small for the stack: no table at this size
+        wanted = _linear_inputs(layers, walked, c, other)
+        if wanted == in_features:
+            continue
+        with torch.device("meta"):
+            layers2, in_features2 = _describe(spec.builder(other))
+        if layers2 != layers or in_features2 != wanted:
+            raise TypeError(f"its layers at input size {other} are not those at {d}")
+        return
+
+
 @lru_cache(maxsize=64)
 def _page_description(spec: StackSpec) -> tuple[tuple[dict, ...] | None, str]:
     """(layers, '') if the page can trace this stack at every input size, else (None, why)."""
@@ -318,21 +338,8 @@ def _page_description(spec: StackSpec) -> tuple[tuple[dict, ...] | None, str]:
             raise TypeError("its Linear layers do not fit its design size")
         if sum(r.parameters for r in table) != table.total_parameters:
             raise TypeError("it shares parameters between layers or keeps some outside them")
-        # A Linear must follow the input size (the builder sizes the head); check at a second
-        # size where the flattened map differs, and that nothing else changes with the size.
-        for other in [*range(d + 1, MAX_INPUT_SIZE + 1), *range(d - 1, 0, -1)] * bool(in_features):
-            try:
-                walked2 = _walk(layers, c, other)
-            except ValueError:
-                continue
-            wanted = _linear_inputs(layers, walked2, c, other)
-            if wanted == in_features:
-                continue
-            with torch.device("meta"):
-                layers2, in_features2 = _describe(spec.builder(other))
-            if layers2 != layers or in_features2 != wanted:
-                raise TypeError(f"its layers at input size {other} are not those at {d}")
-            break
+        if in_features:
+            _check_head_follows_size(spec, layers, in_features)
     except (TypeError, ValueError, RuntimeError) as err:
         return None, str(err)
     return tuple(layers), ""
