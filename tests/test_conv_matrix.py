@@ -155,3 +155,110 @@ def test_errors_name_the_argument():
         conv.conv_transpose2d(x, np.ones((2, 4, 3, 3)), bias=np.ones(3))
     with pytest.raises(TypeError, match="stride"):
         conv.conv_transpose2d(x, np.ones((2, 1, 3, 3)), stride=1.5)
+
+
+def test_conv_transpose2d_defaults_are_torchs():
+    rng = np.random.default_rng(3)
+    x, weight = rng.normal(size=(2, 2, 4, 5)), rng.normal(size=(2, 3, 3, 2))
+    ref = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(weight))
+    np.testing.assert_allclose(conv.conv_transpose2d(x, weight), ref.numpy(), atol=1e-12)
+
+
+X1 = np.ones((1, 2, 3, 3))
+W1 = np.ones((2, 1, 2, 2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"x": np.ones((2, 3, 3))}, "x must have 4 dimensions, got shape (2, 3, 3)"),
+        ({"weight": np.ones((2, 1, 2))}, "weight must have 4 dimensions, got shape (2, 1, 2)"),
+        ({"bias": np.ones((1, 1))}, "bias must have 1 dimensions, got shape (1, 1)"),
+        ({"bias": np.ones(2)}, "bias must have shape (1,) to match weight, got (2,)"),
+        (
+            {"weight": np.ones((3, 1, 2, 2))},
+            "weight has 3 input channels (shape (3, 1, 2, 2)) but x has 2 channels "
+            "(shape (1, 2, 3, 3)); weight must be (2, C_out, kh, kw)",
+        ),
+        (
+            {"weight": np.ones((2, 0, 2, 2))},
+            "weight must have non-zero C_out, kh and kw, got (2, 0, 2, 2)",
+        ),
+        ({"stride": 0}, "stride must be >= 1, got 0"),
+        # pairs: the check here names the element, before shapes' per-axis size rule runs
+        ({"stride": (1, 0)}, "stride[1] must be >= 1, got 0"),
+        ({"padding": (0, -1)}, "padding[1] must be >= 0, got -1"),
+        ({"dilation": (1, 0)}, "dilation[1] must be >= 1, got 0"),
+        ({"output_padding": (0, -1)}, "output_padding[1] must be >= 0, got -1"),
+        ({"padding": -1}, "padding must be >= 0, got -1"),
+        ({"dilation": 0}, "dilation must be >= 1, got 0"),
+        ({"output_padding": -1}, "output_padding must be >= 0, got -1"),
+    ],
+)
+def test_conv_transpose2d_messages_are_exact(kwargs, message):
+    args = {"x": X1, "weight": W1} | kwargs
+    with pytest.raises(ValueError) as err:
+        conv.conv_transpose2d(**args)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"weight": np.ones((2, 1, 2))}, "weight must have 4 dimensions, got shape (2, 1, 2)"),
+        ({"image_size": 0}, "image_size must be >= 1, got 0"),
+        ({"image_size": (3, 0)}, "image_size[1] must be >= 1, got 0"),
+    ],
+)
+def test_conv_matrix_messages_are_exact(kwargs, message):
+    args = {"weight": W1, "image_size": 4} | kwargs
+    with pytest.raises(ValueError) as err:
+        conv.conv_matrix(**args)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    ("weight_dtype", "matrix_dtype"),
+    [
+        (np.int64, np.float64),
+        (np.float32, np.float64),  # float64 entries whatever the weight's precision
+        (np.complex64, np.complex128),  # a complex filter keeps its imaginary part
+        (np.longdouble, np.longdouble),  # and a wider float its precision
+    ],
+)
+def test_conv_matrix_dtype_is_the_weights_promoted_to_float64(weight_dtype, matrix_dtype):
+    rng = np.random.default_rng(4)
+    weight = rng.normal(size=(2, 2, 2, 2))
+    if np.issubdtype(weight_dtype, np.complexfloating):
+        weight = weight + 1j * rng.normal(size=weight.shape)
+    weight = (weight * 4).astype(weight_dtype)
+    m = conv.conv_matrix(weight, (3, 4), padding=1)
+    assert m.dtype == matrix_dtype
+    x = rng.normal(size=(2, 3, 4))
+    np.testing.assert_allclose(
+        m @ x.ravel(), conv.conv2d(x[None], weight.astype(matrix_dtype), padding=1).ravel()
+    )
+
+
+@pytest.mark.parametrize(
+    ("x_dtype", "bias_dtype", "out_dtype"),
+    [
+        (np.float32, np.float32, np.float32),
+        (np.float32, np.float64, np.float64),
+        (np.float64, np.float32, np.float64),
+    ],
+)
+def test_conv_transpose2d_bias_promotes_like_numpy(x_dtype, bias_dtype, out_dtype):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1, 2, 3, 3)).astype(x_dtype)
+    weight = rng.normal(size=(2, 3, 2, 2)).astype(x_dtype)
+    bias = rng.normal(size=3).astype(bias_dtype)
+    y = conv.conv_transpose2d(x, weight, bias, stride=2)
+    assert y.dtype == out_dtype
+    ref = F.conv_transpose2d(
+        torch.from_numpy(x.astype(np.float64)),
+        torch.from_numpy(weight.astype(np.float64)),
+        torch.from_numpy(bias.astype(np.float64)),
+        stride=2,
+    )
+    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-5, atol=1e-5)
