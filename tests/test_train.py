@@ -615,11 +615,32 @@ def test_live_plot_updates_one_display_in_place(monkeypatch):
 
     monkeypatch.setattr(IPython.display, "display", fake_display)
     model, tl, vl, *_ = tiny_setup(augment=False)
-    train.fit(model, tl, vl, epochs=3, progress=False, verbose=False, live_plot=True, device="cpu")
+    history = train.fit(
+        model,
+        tl,
+        vl,
+        epochs=3,
+        progress=False,
+        verbose=False,
+        live_plot=True,
+        device="cpu",
+        title="tiny run",
+    )
     # Shown once before the first epoch (empty axes), then replaced after each of the 3 epochs.
     assert [c[0] for c in calls] == ["display", "update", "update", "update"]
     assert calls[0][1] is True
     assert calls[-1][1].data[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the last picture is the whole history under fit's title, on an x-axis fixed to 3 epochs
+    # (drawn as often as fit drew it: tight_layout moves the axes a little on each redraw)
+    def drawn(title, total_epochs):
+        plot = train.history.LivePlot(title, total_epochs)
+        return [plot.png(history) for _ in calls][-1]
+
+    expected = drawn("tiny run", 3)
+    assert calls[-1][1].data == expected
+    assert drawn(None, 3) != expected
+    assert drawn("tiny run", None) != expected
     assert not train.history.in_notebook()  # so live_plot=None is off under pytest
 
 
