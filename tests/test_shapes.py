@@ -713,10 +713,43 @@ def test_receptive_field_layer_messages_are_exact(layer, axis, message):
         (lambda: shapes.conv_transpose_output_size(5, 3, 1, -1), "padding must be >= 0, got -1"),
         (lambda: shapes.conv_output_size(0, 3), "size must be >= 1, got 0"),
         (lambda: shapes.conv_output_size(5, 0), "kernel_size must be >= 1, got 0"),
+        (lambda: shapes.pool_output_size(5, 2, stride=0), "stride must be >= 1, got 0"),
+        (lambda: shapes.pool_output_size(5, 2, dilation=0), "dilation must be >= 1, got 0"),
+        # the padding is checked before ceil_mode
+        (
+            lambda: shapes.pool_output_size(5, 2, padding=-1, ceil_mode="yes"),
+            "padding must be >= 0, got -1",
+        ),
+        (lambda: shapes.conv_parameters(3, 0, 3), "out_channels must be >= 1, got 0"),
+        (
+            lambda: shapes.conv_transpose_output_size(5, 3, 2, 0, -1),
+            "output_padding must be >= 0, got -1",
+        ),
     ],
 )
 def test_size_helper_messages_are_exact(call, message):
     with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: shapes.pixel_usage(5, 3, include_padding=1),
+            "include_padding must be True or False, got 1 (int)",
+        ),
+        (
+            lambda: shapes.receptive_field([3]),
+            "layers[0] must be a (kernel_size, stride[, dilation]) tuple, a mapping with "
+            "kernel_size/stride/padding/dilation, or a layer with those attributes "
+            "(e.g. nn.Conv2d), got int",
+        ),
+    ],
+)
+def test_size_helper_type_messages_are_exact(call, message):
+    with pytest.raises(TypeError) as err:
         call()
     assert str(err.value) == message
 
@@ -728,6 +761,7 @@ def test_size_helpers_default_to_stride_1_and_integer_counts():
         shapes.conv_transpose_output_size(4, 3) == shapes.conv_transpose_output_size(4, 3, 1) == 6
     )
     assert shapes.same_padding(7, 3) == shapes.same_padding(7, 3, 1) == (1, 1)
+    assert shapes.same_padding(6, 3) == (1, 1) != shapes.same_padding(6, 3, 2)  # the default is 1
     assert shapes.pixel_usage(5, 3).dtype == np.int64
 
 
