@@ -96,6 +96,8 @@ def corr2d_naive(x, kernel) -> np.ndarray:
     Returns
     -------
     ndarray, shape (H - kh + 1, W - kw + 1)
+        float64 (complex128 for complex inputs) whatever the inputs' precision: the loop writes
+        into a buffer of that type.
     """
     x, kernel = _check_2d(x, kernel)
     kh, kw = kernel.shape
@@ -111,7 +113,8 @@ def corr2d(x, kernel) -> np.ndarray:
     """2-D valid cross-correlation, vectorised.
 
     Same contract as :func:`corr2d_naive`: ``x`` (H, W), ``kernel`` (kh, kw) ->
-    (H - kh + 1, W - kw + 1). ``sliding_window_view`` exposes every kh x kw window as a view
+    (H - kh + 1, W - kw + 1), except the type: ``einsum`` keeps the inputs' common type (float32
+    stays float32, as in torch; integers stay integers, as in scipy). ``sliding_window_view`` exposes every kh x kw window as a view
     (no copy) of shape (out_h, out_w, kh, kw); one ``einsum`` multiplies each window by the
     kernel and sums over the two window axes.
     """

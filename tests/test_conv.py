@@ -91,6 +91,18 @@ def test_corr2d_naive_keeps_complex_inputs_complex():
         np.testing.assert_allclose(got, conv.corr2d(a, b))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.float64])
+def test_corr2d_output_types_as_documented(dtype):
+    # corr2d_naive fills a float64 buffer; corr2d's einsum keeps the inputs' type (as scipy)
+    x, k = np.arange(12).reshape(3, 4).astype(dtype), np.array([[1, -2], [3, 1]], dtype=dtype)
+    expected = scipy.signal.correlate2d(x, k, mode="valid")
+    naive, fast = conv.corr2d_naive(x, k), conv.corr2d(x, k)
+    assert naive.dtype == np.float64
+    assert fast.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(naive, expected)
+    np.testing.assert_array_equal(fast, expected)
+
+
 @st.composite
 def conv_configs(draw):
     """Random valid conv2d configurations (shapes, stride, padding, dilation)."""
