@@ -356,6 +356,38 @@ def test_match_anchors_rules():
         detect.match_anchors(anchors, gt, 0.3, 0.5)
 
 
+def test_match_anchors_edges():
+    box = np.array([[0, 0, 10, 10]], float)
+    strict = {"allow_low_quality": False}
+    # no anchors, or no boxes: numpy in, numpy out, nothing matched
+    for a, g, n in ((np.zeros((0, 4)), box, 0), (box, np.zeros((0, 4)), 1)):
+        got = detect.match_anchors(a, g)
+        assert isinstance(got, np.ndarray) and got.dtype == np.int64
+        np.testing.assert_array_equal(got, [-1] * n)
+    # a single anchor is matched like any other
+    np.testing.assert_array_equal(detect.match_anchors(box, box, **strict), [0])
+    # IoU exactly neg_iou (40 / 100 = 0.4): ignored, not background
+    np.testing.assert_array_equal(
+        detect.match_anchors([[0, 0, 4, 10]], box, 0.5, 0.4, **strict), [-2]
+    )
+    # a box that overlaps no anchor claims none of them, even with low-quality matches on
+    np.testing.assert_array_equal(
+        detect.match_anchors(np.array([[0, 0, 4, 4], [5, 5, 9, 9]], float), [[20, 20, 30, 30]]),
+        [-1, -1],
+    )
+
+
+@pytest.mark.parametrize("anchor_dtype", [np.float32, np.float64])
+def test_match_anchors_computes_iou_in_the_promoted_precision(anchor_dtype):
+    # float32 and float64 copies of one box: its IoU with itself must be exactly 1. Areas
+    # computed in float32 would round 0.1 * 0.7 up and give 0.99999999 (then "ignored").
+    box32 = np.array([[0, 0, 0.1, 0.7]], np.float32)
+    box64 = box32.astype(np.float64)
+    anchors, gt = (box32, box64) if anchor_dtype == np.float32 else (box64, box32)
+    got = detect.match_anchors(anchors, gt, pos_iou=1.0, neg_iou=0.5, allow_low_quality=False)
+    np.testing.assert_array_equal(got, [0])
+
+
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(0, 10), w=st.sampled_from([1.0, 10.0, 5.0]))
 def test_encode_decode_round_trip(seed, n, w):
