@@ -443,6 +443,14 @@ W_3233 = np.ones((3, 2, 3, 3))
             lambda: conv.conv2d(X_1255, np.ones((0, 2, 3, 3))),
             "weight must have non-zero out_channels, kh and kw, got (0, 2, 3, 3)",
         ),
+        (  # one empty kernel axis is enough
+            lambda: conv.conv2d(X_1255, np.ones((3, 2, 0, 3))),
+            "weight must have non-zero out_channels, kh and kw, got (3, 2, 0, 3)",
+        ),
+        (
+            lambda: conv.conv2d(X_1255, np.ones((3, 2, 3, 0))),
+            "weight must have non-zero out_channels, kh and kw, got (3, 2, 3, 0)",
+        ),
         (
             lambda: conv.conv2d(X_1255, W_3233, np.ones((3, 1))),
             "bias must have 1 dimensions, got shape (3, 1)",
