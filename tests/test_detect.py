@@ -311,8 +311,14 @@ def test_make_anchors_layout():
 
 
 def test_make_anchors_rejects_bad_input():
-    with pytest.raises(ValueError, match="feature_size"):
-        detect.make_anchors(0, 8, (8,), (1,))
+    for args, message in (
+        ((0, 8, (8,), (1,)), "feature_size must be >= 1, got 0"),
+        ((4, 0, (8,), (1,)), "stride must be >= 1, got 0"),
+        ((4, (8, 0), (8,), (1,)), "stride[1] must be >= 1, got 0"),
+    ):
+        with pytest.raises(ValueError) as err:
+            detect.make_anchors(*args)
+        assert str(err.value) == message
     with pytest.raises(ValueError, match=r"sizes\[1\] must be a finite number > 0"):
         detect.make_anchors(4, 8, (8, -1), (1,))
     with pytest.raises(ValueError, match="ratios must be a non-empty sequence"):
@@ -364,8 +370,10 @@ def test_match_anchors_edges():
         got = detect.match_anchors(a, g)
         assert isinstance(got, np.ndarray) and got.dtype == np.int64
         np.testing.assert_array_equal(got, [-1] * n)
-    # a single anchor is matched like any other
-    np.testing.assert_array_equal(detect.match_anchors(box, box, **strict), [0])
+    # a single anchor is matched like any other (numpy in, numpy out)
+    got = detect.match_anchors(box, box, **strict)
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_array_equal(got, [0])
     # IoU exactly neg_iou (40 / 100 = 0.4): ignored, not background
     np.testing.assert_array_equal(
         detect.match_anchors([[0, 0, 4, 10]], box, 0.5, 0.4, **strict), [-2]
