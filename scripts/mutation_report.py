@@ -37,7 +37,7 @@ MODULES = {
     "conv": (["cnncourse/conv.py"], ["tests/test_conv.py", "tests/test_conv_matrix.py"]),
     "shapes": (["cnncourse/shapes.py"], ["tests/test_shapes.py"]),
     "pooling": (["cnncourse/pooling.py"], ["tests/test_pooling.py"]),
-    "detect": (["cnncourse/detect/*.py"], ["tests/test_detect.py"]),
+    "detect": (["cnncourse/detect/*.py"], ["tests/test_detect.py", "tests/test_detector.py"]),
     "metrics": (["cnncourse/metrics.py"], ["tests/test_metrics.py"]),
     "explain": (["cnncourse/explain.py"], ["tests/test_explain.py"]),
     "train": (

@@ -423,28 +423,6 @@ def test_encode_hand_values_and_clamp():
         detect.decode_boxes([[0, 0]], [[0, 0, 1, 1]])
 
 
-# --------------------------------------------------------------------------- focal loss
-
-
-def test_focal_loss_is_bce_without_focusing_and_matches_hand_value():
-    torch.manual_seed(0)
-    logits, targets = torch.randn(50), (torch.rand(50) > 0.5).float()
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
-    fl = detect.sigmoid_focal_loss(logits, targets, alpha=None, gamma=0.0, reduction="mean")
-    torch.testing.assert_close(fl, bce)
-    # p_t = 0.9, gamma 2, alpha 0.25: 0.25 * 0.1**2 * -log(0.9) = 2.634e-4
-    logit = torch.tensor([math.log(0.9 / 0.1)])
-    fl = detect.sigmoid_focal_loss(logit, torch.ones(1), 0.25, 2.0)
-    assert float(fl) == pytest.approx(0.25 * 0.01 * -math.log(0.9), rel=1e-5)
-    x = torch.randn(6, dtype=torch.float64, requires_grad=True)
-    y = torch.tensor([0, 1, 1, 0, 1, 0], dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda z: detect.sigmoid_focal_loss(z, y), (x,))
-    with pytest.raises(ValueError, match="targets must have the shape of logits"):
-        detect.sigmoid_focal_loss(logits, targets[:3])
-    with pytest.raises(ValueError, match="gamma must be a number >= 0"):
-        detect.sigmoid_focal_loss(logits, targets, gamma=-1)
-
-
 # --------------------------------------------------------------------------- mAP
 
 
@@ -724,27 +702,6 @@ def test_match_detections_and_map_reject_bad_input():
 # --------------------------------------------------------------------------- detector
 
 
-def test_detector_shapes_anchor_order_and_postprocess():
-    torch.manual_seed(0)
-    model = detect.TinyDetector(num_classes=10, width=8)
-    images = torch.rand(2, 1, 32, 48)
-    out = model(images)
-    assert out.shape == (2, 4 * 6 * 6, 10 + 4)
-    cls, box = model.split(out)
-    anchors = model.anchors((32, 48))
-    assert cls.shape == (2, 4 * 6 * 6, 10) and box.shape == (2, 4 * 6 * 6, 4)
-    assert len(anchors) == cls.shape[1]
-    # untrained: every probability starts near the prior 0.01
-    assert torch.sigmoid(cls).mean().item() == pytest.approx(0.01, abs=0.005)
-    preds = model.predict(images, score_threshold=0.0, iou_threshold=0.5, max_detections=7)
-    assert len(preds) == 2 and all(len(p["boxes"]) == 7 for p in preds)
-    assert all(torch.all(p["scores"][:-1] >= p["scores"][1:]) for p in preds)
-    with pytest.raises(ValueError, match="image_size must be divisible by the stride 8"):
-        model.anchors((30, 48))
-    with pytest.raises(ValueError, match="stride must be a power of two"):
-        detect.TinyDetector(stride=12)
-
-
 def test_select_detections_filters_and_suppresses():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [30, 30, 40, 40]], float)
     scores = np.array([0.9, 0.8, 0.3, 0.04])
@@ -755,53 +712,6 @@ def test_select_detections_filters_and_suppresses():
     np.testing.assert_array_equal(out["index"], [0, 1, 2])
     with pytest.raises(ValueError, match="max_detections must be >= 1"):
         detect.select_detections(boxes, scores, labels, max_detections=0)
-
-
-def test_detection_loss_targets_and_learning():
-    torch.manual_seed(0)
-    model = detect.TinyDetector(width=8)
-    anchors = model.anchors((32, 32))
-    loss_fn = model.loss_fn((32, 32))
-    torch.testing.assert_close(loss_fn.anchors, anchors)
-    boxes = torch.tensor([[4.0, 4, 14, 16], [18, 2, 30, 26]])
-    cls_t, box_t, matches = loss_fn.targets_for(boxes, torch.tensor([3, 7]))
-    expected = torch.as_tensor(detect.match_anchors(anchors, boxes))
-    torch.testing.assert_close(matches, expected)
-    assert set(cls_t[matches == 0].argmax(1).tolist()) == {3}
-    assert set(cls_t[matches == 1].argmax(1).tolist()) == {7}
-    assert cls_t[matches < 0].sum() == 0
-    decoded = detect.decode_boxes(box_t[matches == 1], anchors[matches == 1])
-    torch.testing.assert_close(decoded, boxes[1].expand_as(decoded))
-    images = torch.zeros(2, 1, 32, 32)
-    targets = [
-        {"boxes": boxes, "labels": torch.tensor([3, 7])},
-        {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)},
-    ]
-    for (x1, y1, x2, y2), c in zip(boxes.long().tolist(), (3, 7), strict=True):
-        images[0, 0, y1:y2, x1:x2] = c / 10  # a distinct blob per class
-    # padded targets (label -1 = no object) give the same loss as the list of dicts
-    padded = torch.full((2, 2, 5), -1.0)
-    padded[0, :, :4], padded[0, :, 4] = boxes, torch.tensor([3.0, 7.0])
-    out = model(images)
-    torch.testing.assert_close(loss_fn(out, padded), loss_fn(out, targets))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(40):
-        loss = loss_fn(model(images), targets)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.3 * losses[0]
-    assert set(loss_fn.last) == {"classification", "box"}
-    with pytest.raises(ValueError, match=r"outputs must have shape \(N, 96, 14\)"):
-        loss_fn(model(torch.zeros(1, 1, 64, 64)), targets[:1])
-    with pytest.raises(ValueError, match="targets must describe 2 images"):
-        loss_fn(out, targets[:1])
-    with pytest.raises(
-        ValueError, match=r"targets must be a list of dicts or a tensor \(N, G, 5\)"
-    ):
-        loss_fn(out, padded[..., :4])
 
 
 def test_draw_boxes_puts_rectangles_on_pixel_edges():
