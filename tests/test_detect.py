@@ -1,4 +1,5 @@
-"""Tests for cnncourse.detect: boxes, IoU, NMS, anchors, box coding, focal loss, mAP, detector.
+"""Tests for cnncourse.detect: boxes, IoU, NMS, anchors, box coding, mAP (the detector and its
+losses: tests/test_detector.py).
 
 References: hand-computed cases, pixel counting, a brute-force NMS, pycocotools' COCOeval and
 torch.nn.functional.
