@@ -410,7 +410,7 @@ def test_shape_tracer_js_equals_python(blank):
     input is too small or invalid."""
     stacks = st.page_stacks()
     assert [s["name"] for s in stacks if s["layers"] is None] == []  # every built-in is live
-    headers = [[key, label] for key, label in tracer._HEADERS.items()]
+    headers = [[key, label] for key, label in tracer.HEADERS.items()]
     cases = tracer_cases()
     exports = blank.evaluate(IMPORT_JS, _render.esm("shape_tracer"))
     assert {"traceStack", "tableHtml", "default"} <= set(exports), exports
