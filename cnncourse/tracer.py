@@ -86,7 +86,8 @@ class LayerRow:
     jump: tuple[int, int] | None
 
 
-_HEADERS = {
+# The table columns, key -> label; widgets.shape_tracer sends them to its page (tableHtml).
+HEADERS = {
     "name": "Layer",
     "type": "Type",
     "output_shape": "Output shape",
@@ -153,7 +154,7 @@ class ShapeTable(list):
         return pd.DataFrame(self.to_dicts())
 
     def _cells(self) -> list[list[str]]:
-        return [[_fmt(key, getattr(row, key)) for key in _HEADERS] for row in self]
+        return [[_fmt(key, getattr(row, key)) for key in HEADERS] for row in self]
 
     def _footer(self) -> str:
         text = f"Input shape: {_fmt('input_shape', self.input_shape)}; "
@@ -163,7 +164,7 @@ class ShapeTable(list):
         return text
 
     def __str__(self) -> str:
-        header = list(_HEADERS.values())
+        header = list(HEADERS.values())
         cells = self._cells()
         widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
         numeric = {3, 4, 5, 6}  # right-align numbers
@@ -181,7 +182,7 @@ class ShapeTable(list):
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS.values())
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS.values())
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
             for row in self._cells()
@@ -193,9 +194,10 @@ class ShapeTable(list):
         )
 
 
-# Layers that act on each spatial position independently: the receptive field passes through.
+# Layers that act on each spatial position independently: the receptive field passes through
+# (trace and widgets.shape_tracer, which marks them "pointwise" for the page's tracer).
 # fmt: off
-_POINTWISE = (
+POINTWISE = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
     nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus,
     nn.Identity, nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.BatchNorm2d,
@@ -358,7 +360,7 @@ def trace(module: nn.Module, input_shape: Sequence[int] | torch.Tensor) -> Shape
         if rf_in is not None and yout is not None and yout.dim() == 4:
             if isinstance(mod, (nn.Conv2d, *_POOL2D)):
                 rf_out = _conv_like_rf(mod, rf_in)
-            elif isinstance(mod, _POINTWISE) and yout.shape[-2:] == xin.shape[-2:]:
+            elif isinstance(mod, POINTWISE) and yout.shape[-2:] == xin.shape[-2:]:
                 rf_out = rf_in
         if yout is not None:
             rf_of[id(yout)] = (yout, rf_out)

@@ -191,7 +191,7 @@ _PAGE_OPS = {
     nn.AvgPool2d: "pool",
     nn.Flatten: "flatten",
     nn.Linear: "linear",
-    **{t: "pointwise" for t in tracer._POINTWISE},
+    **{t: "pointwise" for t in tracer.POINTWISE},
 }
 
 
@@ -461,7 +461,7 @@ class ShapeTracer(_render.FriendlyRepr, anywidget.AnyWidget):
             stack=stack,
             input_size=min(size, MAX_INPUT_SIZE),
             stacks=page_stacks(),
-            headers=[[key, label] for key, label in tracer._HEADERS.items()],
+            headers=[[key, label] for key, label in tracer.HEADERS.items()],
         )
         self.add_class("cnncourse-shape-tracer")
         self.observe(self._on_stack, names="stack")

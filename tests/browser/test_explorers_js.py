@@ -131,6 +131,42 @@ def size_rule_cases(pool: bool, seed: int, n: int = N_CASES) -> list[list]:
     return cases
 
 
+def effective_kernel_cases(seed: int = 12, n: int = N_CASES) -> list[list]:
+    """Arguments of shapes.effective_kernel_size, dilation sometimes left out, ~1/4 invalid."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        args = [int(rng.integers(1, 12)), int(rng.integers(1, 6))][: 1 + (rng.random() < 0.8)]
+        if rng.random() < 0.25:
+            args[int(rng.integers(len(args)))] = _bad(rng)
+        elif len(args) == 2 and rng.random() < 0.1:
+            args = [_bad(rng), _bad(rng)]  # both bad: kernel_size is checked first
+        cases.append(args)
+    return cases
+
+
+def test_effective_kernel_size_js_equals_shapes(blank):
+    """_common.js's effectiveKernelSize (which convOutputSize, poolOutputSize and the stride and
+    tracer explorers use for the span d(k-1)+1) gives the value or the exact error of
+    shapes.effective_kernel_size."""
+    src = (_render.JS_DIR / "_common.js").read_text(encoding="utf-8")
+    blank.evaluate(IMPORT_JS, src + "\nexport { effectiveKernelSize };")
+    cases = effective_kernel_cases()
+    got = blank.evaluate(RUN_JS, ["effectiveKernelSize", cases])
+    want = run_python(shapes.effective_kernel_size, cases)
+    for args, g, w in zip(cases, got, want, strict=True):
+        assert g == w, args
+    # values with and without dilation, and both arguments' ValueError and TypeError, all occur
+    ok = [args for args, w in zip(cases, want, strict=True) if "ok" in w]
+    assert len(ok) >= 150 and sum(len(a) == 1 for a in ok) >= 20, len(ok)
+    assert len({w["ok"] for w in want if "ok" in w}) >= 20
+    assert sum(all(a in (-1, 0, -3, 2.5, "3", True) for a in args) for args in cases) >= 10
+    kinds = {(w["err"], w["msg"].split()[0]) for w in want if "err" in w}
+    assert kinds == {
+        (e, a) for e in ("ValueError", "TypeError") for a in ("kernel_size", "dilation")
+    }
+
+
 def test_shared_size_rules_js_equal_shapes(blank):
     """_common.js's convOutputSize / poolOutputSize (what all three explorers call) give the value
     or the exact error of shapes.conv_output_size / pool_output_size."""
@@ -410,7 +446,7 @@ def test_shape_tracer_js_equals_python(blank):
     input is too small or invalid."""
     stacks = st.page_stacks()
     assert [s["name"] for s in stacks if s["layers"] is None] == []  # every built-in is live
-    headers = [[key, label] for key, label in tracer._HEADERS.items()]
+    headers = [[key, label] for key, label in tracer.HEADERS.items()]
     cases = tracer_cases()
     exports = blank.evaluate(IMPORT_JS, _render.esm("shape_tracer"))
     assert {"traceStack", "tableHtml", "default"} <= set(exports), exports

@@ -51,6 +51,12 @@ const pyMod = (a, b) => ((a % b) + b) % b;
 // and error for error (tests/browser/test_explorers_js.py compares them with Python directly).
 // Every explorer that shows an output size calls these.
 
+// shapes.effective_kernel_size: the span d(k-1)+1 of a dilated kernel (k=3, d=2 -> 5).
+function effectiveKernelSize(kernelSize, dilation = 1) {
+  const k = checkInt("kernel_size", kernelSize, 1), d = checkInt("dilation", dilation, 1);
+  return d * (k - 1) + 1;
+}
+
 function checkCommon(size, kernelSize, stride, dilation) {  // shapes._check_common
   return [
     checkInt("size", size, 1), checkInt("kernel_size", kernelSize, 1),
@@ -61,7 +67,7 @@ function checkCommon(size, kernelSize, stride, dilation) {  // shapes._check_com
 // shapes.conv_output_terms: the numerator n + 2p - d(k-1) - 1 (never raises on a bad fit).
 function convOutputTerms(size, kernelSize, stride = 1, padding = 0, dilation = 1) {
   const [n, k, , d] = checkCommon(size, kernelSize, stride, dilation);
-  return n + 2 * checkInt("padding", padding, 0) - d * (k - 1) - 1;
+  return n + 2 * checkInt("padding", padding, 0) - effectiveKernelSize(k, d);
 }
 
 // shapes.conv_output_size: padding an int, 'valid' or 'same' (which needs stride 1).
@@ -83,7 +89,7 @@ function convOutputSize(size, kernelSize, stride = 1, padding = 0, dilation = 1)
   }
   const numerator = convOutputTerms(n, k, s, padding, d);
   if (numerator < 0) {
-    const p = padding, kEff = d * (k - 1) + 1;
+    const p = padding, kEff = effectiveKernelSize(k, d);
     throw new ValueError(
       `kernel_size ${k} (dilated to ${kEff}) is larger than the padded input ` +
       `${n} + 2*${p} = ${n + 2 * p}: the window d(k-1)+1 = ${kEff} must fit in n + 2p`
@@ -109,7 +115,7 @@ function poolOutputSize(size, kernelSize, stride = null, padding = 0, dilation =
   let out = floorDiv(numerator, s) + 1;
   if (ceilMode && (out - 1) * s >= n + p) out -= 1;  // the last window would start in the right padding
   if (out < 1) {
-    const rounding = ceilMode ? "ceil" : "floor", kEff = d * (k - 1) + 1;
+    const rounding = ceilMode ? "ceil" : "floor", kEff = effectiveKernelSize(k, d);
     throw new ValueError(
       `kernel_size ${k} (dilated to ${kEff}) does not fit the padded input ` +
       `${n} + 2*${p} = ${n + 2 * p}: ${rounding}((${n} + 2*${p} - ${kEff}) / ${s}) + 1 = ${out} ` +

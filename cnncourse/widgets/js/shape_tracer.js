@@ -69,7 +69,7 @@ export function traceStack(stacks, name, inputSize = null, maxSize = 512) {
     if (rf !== null && y.length === 4) {
       if (layer.op === "conv" || layer.op === "pool") {
         rfOut = [0, 1].map((a) => {
-          const kEff = layer.dilation[a] * (layer.kernel_size[a] - 1) + 1;
+          const kEff = effectiveKernelSize(layer.kernel_size[a], layer.dilation[a]);
           return [rf[a][0] + (kEff - 1) * rf[a][1], rf[a][1] * layer.stride[a]];
         });
       } else if (layer.op === "pointwise") {
@@ -115,7 +115,7 @@ function footer(table) {
 }
 
 // ShapeTable._repr_html_ of a table (from traceStack or Python's table_json); `headers` are
-// tracer._HEADERS as [key, label] pairs.
+// tracer.HEADERS as [key, label] pairs.
 export function tableHtml(table, headers) {
   const head = headers.map(([, label]) => `<th>${escapeHtml(label)}</th>`).join("");
   const body = table.rows

@@ -46,7 +46,7 @@ export function explore(size, kernelSize, padding = 0, stride = 1, dilation = 1,
   const row = floorDiv(step, out), col = step % out;
   const u = pixelUsage(n, k, s, p, d);
   const usage = u.map((a) => u.map((b) => a * b));
-  const kEff = d * (k - 1) + 1;
+  const kEff = effectiveKernelSize(k, d);
   const numerator = convOutputTerms(n, k, s, p, d);
   const leftover = pyMod(numerator, s);
   const usedInner = u.slice(p, p + n).filter((v) => v !== 0).length;
