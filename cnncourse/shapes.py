@@ -99,7 +99,7 @@ def conv_output_terms(
         ``n + 2p - d(k-1) - 1`` (negative if the dilated kernel is longer than ``n + 2p``).
     """
     n, k, _, d = _check_common(size, kernel_size, stride, dilation)
-    return n + 2 * check_int("padding", padding, minimum=0) - d * (k - 1) - 1
+    return n + 2 * check_int("padding", padding, minimum=0) - effective_kernel_size(k, d)
 
 
 def conv_output_size(
@@ -149,7 +149,7 @@ def conv_output_size(
         padding = 0
     numerator = conv_output_terms(n, k, s, padding, d)
     if numerator < 0:
-        p, k_eff = padding, d * (k - 1) + 1
+        p, k_eff = padding, effective_kernel_size(k, d)
         raise ValueError(
             f"kernel_size {k} (dilated to {k_eff}) is larger than the padded input "
             f"{n} + 2*{p} = {n + 2 * p}: the window d(k-1)+1 = {k_eff} must fit in n + 2p"
@@ -210,7 +210,7 @@ def pool_output_size(
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1  # the last window would start in the right padding: drop it
     if out < 1:
-        rounding, k_eff = ("ceil" if ceil_mode else "floor"), d * (k - 1) + 1
+        rounding, k_eff = ("ceil" if ceil_mode else "floor"), effective_kernel_size(k, d)
         raise ValueError(
             f"kernel_size {k} (dilated to {k_eff}) does not fit the padded input "
             f"{n} + 2*{p} = {n + 2 * p}: {rounding}(({n} + 2*{p} - {k_eff}) / {s}) + 1 = {out} "
@@ -262,7 +262,7 @@ def conv_transpose_output_size(
             f"output_padding {op} must be smaller than stride {s} or dilation {d} "
             f"(larger values would add cells no input reaches)"
         )
-    out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+    out = (n - 1) * s - 2 * p + effective_kernel_size(k, d) + op
     if out < 1:
         raise ValueError(
             f"padding {p} removes the whole output: (n-1)s - 2p + d(k-1) + output_padding + 1 = "
@@ -293,7 +293,7 @@ def same_padding(
     """
     n, k, s, d = _check_common(size, kernel_size, stride, dilation)
     out = -(-n // s)  # ceil(n / s)
-    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+    total = max((out - 1) * s + effective_kernel_size(k, d) - n, 0)
     return total // 2, total - total // 2
 
 
@@ -396,7 +396,7 @@ def _layer_geometry(layer: Any, axis: int, index: int) -> tuple[int, int, int, i
     if isinstance(padding, str):
         check_choice(f"{where} padding", padding, ("valid", "same"))
         # torch's 'same' puts the odd extra cell after the input
-        p = 0 if padding == "valid" else (d * (k - 1)) // 2
+        p = 0 if padding == "valid" else (effective_kernel_size(k, d) - 1) // 2
     else:
         p = check_int(f"{where} padding", _axis_value("padding", padding, axis), minimum=0)
     return k, s, p, d
@@ -437,7 +437,7 @@ def receptive_field(layers: Sequence[Any], *, axis: int = 0) -> list[ReceptiveFi
     out = []
     for i, layer in enumerate(layers):
         k, s, p, d = _layer_geometry(layer, axis, i)
-        k_eff = d * (k - 1) + 1
+        k_eff = effective_kernel_size(k, d)
         start = start + ((k_eff - 1) / 2 - p) * jump
         size = size + (k_eff - 1) * jump
         jump = jump * s

@@ -179,7 +179,7 @@ def explore(
     taps = np.arange(k) * d
     u = shapes.pixel_usage(n, k, s, p, d, include_padding=True)
     usage = np.outer(u, u)
-    k_eff = d * (k - 1) + 1
+    k_eff = shapes.effective_kernel_size(k, d)
     numerator = shapes.conv_output_terms(n, k, s, p, d)
     leftover = numerator % s
     unused_pixels = int(np.count_nonzero(usage[p : p + n, p : p + n] == 0))
