@@ -1120,3 +1120,134 @@ def test_match_anchors_thresholds_named_and_equal_thresholds_allowed():
     # one threshold for both: no "ignore" band (IoUs 1 and 1/7)
     m = detect.match_anchors(a, g, pos_iou=0.5, neg_iou=0.5, allow_low_quality=False)
     assert m.tolist() == [0, -1] and m.dtype == torch.int64
+
+
+# --------------------------------------------------------------------------- exact input rules
+
+A44 = np.array([[0, 0, 4, 4.0]])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: detect.encode_boxes("x", A44),
+            TypeError,
+            "boxes must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda: detect.encode_boxes(A44, "x"),
+            TypeError,
+            "anchors must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda: detect.encode_boxes(np.zeros(3), A44),
+            ValueError,
+            "boxes must have shape (..., 4), got (3,)",
+        ),
+        (
+            lambda: detect.encode_boxes(A44, np.zeros(3)),
+            ValueError,
+            "anchors must have shape (..., 4), got (3,)",
+        ),
+        (
+            lambda: detect.encode_boxes(np.array([[0, 0, 0, 4.0]]), A44),
+            ValueError,
+            "boxes must have width and height > 0 to be encoded",
+        ),
+        (
+            lambda: detect.encode_boxes(A44, np.array([[0, 0, 0, 4.0]])),
+            ValueError,
+            "anchors must have width and height > 0 to be encoded",
+        ),
+        (
+            lambda: detect.encode_boxes(A44, A44, weights=(1, 1, -1, 1)),
+            ValueError,
+            "weights[2] must be a finite number > 0, got -1.0",
+        ),
+        (
+            lambda: detect.decode_boxes("x", A44),
+            TypeError,
+            "deltas must be a numeric array, got dtype <U1",
+        ),
+        (
+            lambda: detect.decode_boxes(np.zeros(3), A44),
+            ValueError,
+            "deltas must have shape (..., 4), got (3,)",
+        ),
+        (
+            lambda: detect.decode_boxes(np.zeros(4), np.zeros(3)),
+            ValueError,
+            "anchors must have shape (..., 4), got (3,)",
+        ),
+        (
+            lambda: detect.decode_boxes(np.zeros(4), A44[0], max_log_scale=0),
+            ValueError,
+            "max_log_scale must be a finite number > 0, got 0.0",
+        ),
+        # a 0-d tensor is not a box (a 0-d numpy array reaches torch as shape (1,))
+        (
+            lambda: detect.box_area(torch.tensor(1.0)),
+            ValueError,
+            "boxes must have shape (..., 4), got ()",
+        ),
+        (
+            lambda: detect.box_area(np.array([[0, 0, 2, 3.0], [0, 0, np.nan, 1]])),
+            ValueError,
+            "boxes must be finite, got box 1: [0.0, 0.0, nan, 1.0]",
+        ),
+        (
+            lambda: detect.nms(A44, ["a"], 0.5),
+            TypeError,
+            "scores must be a numeric array, got dtype <U1",
+        ),
+    ],
+)
+def test_detect_input_messages_are_exact(call, error, message):
+    with pytest.raises(error) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_box_coding_answers_in_kind_and_accepts_single_boxes():
+    box, anchor = np.array([1.0, 2.0, 5.0, 4.0]), np.array([0.0, 0.0, 4.0, 4.0])
+    deltas = detect.encode_boxes(box[None], anchor[None])
+    assert isinstance(deltas, np.ndarray)  # numpy in, numpy out
+    decoded = detect.decode_boxes(deltas, anchor[None])
+    assert isinstance(decoded, np.ndarray)
+    np.testing.assert_allclose(decoded, box[None])
+    # a single (4,) delta and anchor, as one (1, 4) row
+    np.testing.assert_allclose(detect.decode_boxes(deltas[0], anchor), box)
+    np.testing.assert_allclose(detect.encode_boxes(box, anchor), deltas[0])
+    # integer tensors become the default float type
+    assert detect.box_area(torch.tensor([[0, 0, 2, 3]])).dtype == torch.get_default_dtype()
+
+
+def test_box_coding_of_small_boxes_at_negative_coordinates_and_batches():
+    # widths below 1 and corners below 0 are fine: only width and height must be > 0
+    boxes = np.array([[-5.0, -4.0, -3.0, -3.5], [0.1, 0.2, 0.6, 0.9]])
+    anchors = np.array([[-6.0, -5.0, -2.0, -3.0], [0.0, 0.0, 0.5, 0.5]])
+    deltas = detect.encode_boxes(boxes, anchors)
+    np.testing.assert_allclose(detect.decode_boxes(deltas, anchors), boxes, rtol=1e-12)
+    # (B, N, 4): the deltas stay on the last axis
+    batched = detect.encode_boxes(
+        np.stack([boxes, boxes[::-1]]), np.stack([anchors, anchors[::-1]])
+    )
+    assert batched.shape == (2, 2, 4)
+    np.testing.assert_array_equal(batched[0], deltas)
+    np.testing.assert_array_equal(batched[1], deltas[::-1])
+
+
+def test_box_coding_computes_in_the_promoted_precision():
+    # float32 corners whose difference float32 arithmetic would round (1000.3 - 0.1)
+    b32 = np.array([[0.1, 0.2, 1000.3, 700.7]], np.float32)
+    a32 = np.array([[0.3, 0.1, 900.9, 650.3]], np.float32)
+    b64, a64 = b32.astype(np.float64), a32.astype(np.float64)
+    exact = detect.encode_boxes(b64, a64)
+    np.testing.assert_array_equal(detect.encode_boxes(b32, a64), exact)
+    np.testing.assert_array_equal(detect.encode_boxes(b64, a32), exact)
+    # decoding follows the deltas' type: float32 deltas on float64 anchors give float32 boxes
+    d32 = exact.astype(np.float32)
+    out = detect.decode_boxes(d32, a64)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, detect.decode_boxes(d32, a32))
