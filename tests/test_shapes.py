@@ -715,6 +715,18 @@ def test_receptive_field_layer_messages_are_exact(layer, axis, message):
         (lambda: shapes.conv_output_size(5, 0), "kernel_size must be >= 1, got 0"),
         (lambda: shapes.pool_output_size(5, 2, stride=0), "stride must be >= 1, got 0"),
         (lambda: shapes.pool_output_size(5, 2, dilation=0), "dilation must be >= 1, got 0"),
+        # kernel_size and dilation are checked first, before the padding
+        (lambda: shapes.pool_output_size(5, 0, padding=-1), "kernel_size must be >= 1, got 0"),
+        (
+            lambda: shapes.pool_output_size(5, 2, padding=-1, dilation=0),
+            "dilation must be >= 1, got 0",
+        ),
+        # a dilated window that does not fit: the message gives its dilated span
+        (
+            lambda: shapes.pool_output_size(3, 2, dilation=3),
+            "kernel_size 2 (dilated to 4) does not fit the padded input 3 + 2*0 = 3: "
+            "floor((3 + 2*0 - 4) / 2) + 1 = 0 outputs (need >= 1)",
+        ),
         # the padding is checked before ceil_mode
         (
             lambda: shapes.pool_output_size(5, 2, padding=-1, ceil_mode="yes"),
