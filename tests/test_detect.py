@@ -1251,3 +1251,35 @@ def test_box_coding_computes_in_the_promoted_precision():
     out = detect.decode_boxes(d32, a64)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, detect.decode_boxes(d32, a32))
+
+
+def test_make_anchors_in_float64_then_float32_and_without_warnings():
+    # sizes that float32 cannot hold (45.3): computed in float64, rounded once at the end
+    sizes, ratios, (fh, fw), (sy, sx) = (32.0, 45.3, 64.0), (0.5, 1.0, 2.0, 3.0), (3, 4), (8, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. torch.meshgrid without indexing= warns
+        anchors = detect.make_anchors((fh, fw), (sy, sx), sizes, ratios)
+    s, r = np.array(sizes)[:, None], np.array(ratios)[None, :]
+    w, h = (s / np.sqrt(r)).ravel(), (s * np.sqrt(r)).ravel()
+    cy, cx = np.meshgrid((np.arange(fh) + 0.5) * sy, (np.arange(fw) + 0.5) * sx, indexing="ij")
+    cx, cy = cx.reshape(-1, 1), cy.reshape(-1, 1)
+    expected = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).reshape(-1, 4)
+    assert anchors.dtype == torch.float32
+    np.testing.assert_array_equal(anchors.numpy(), expected.astype(np.float32))
+
+
+def test_box_iou_computes_in_the_promoted_precision():
+    # the float32 and float64 copies of one box overlap exactly (float32 areas would not)
+    box32 = np.array([[0, 0, 0.1, 0.7]], np.float32)
+    box64 = box32.astype(np.float64)
+    assert detect.box_iou(box32, box64)[0, 0] == 1.0
+    assert detect.box_iou(box64, box32)[0, 0] == 1.0
+
+
+def test_iou_of_empty_boxes_has_zero_gradient():
+    # zero-area boxes: IoU 0 and a finite (zero) gradient, not the NaN of 0 / 0
+    boxes = torch.tensor([[1.0, 1.0, 1.0, 3.0], [2.0, 2.0, 2.0, 2.0]], requires_grad=True)
+    iou = detect.box_iou(boxes, boxes)
+    assert torch.equal(iou, torch.zeros(2, 2))
+    iou.sum().backward()
+    assert torch.equal(boxes.grad, torch.zeros(2, 4))
