@@ -1194,6 +1194,21 @@ def test_pack_state_writes_the_documented_format():
     )
     assert saved["scaler"] is None and saved["scheduler"] is None
     assert saved["stopped"] is False and saved["epoch"] == 0  # a fresh TrainState
+    # one process: its own random states, not a list of every process's
+    assert isinstance(saved["rng"], dict) and saved["rng"].keys() == train.checkpoint.rng_state(tl).keys()
+
+
+def test_a_checkpoint_of_two_processes_cannot_resume_in_one():
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=3)
+    saved = train.checkpoint.pack_state(state, scaler=None, callbacks=[], loader=tl)
+    saved["rng"] = [saved["rng"], saved["rng"]]  # as torchrun with two processes writes it
+    with pytest.raises(ValueError) as err:
+        train.checkpoint.restore_state(saved, state, scaler=None, callbacks=[], loader=tl)
+    assert str(err.value) == (
+        "the checkpoint was written by 2 processes; resume it with --nproc_per_node/--nnodes "
+        "giving 2 processes, not 1"
+    )
 
 
 def test_load_checkpoint_unpickles_only_tensors_and_plain_containers(tmp_path):
@@ -1463,6 +1478,15 @@ def single_rank_group():
         yield
     finally:
         dist.destroy_process_group()
+
+
+def test_pack_state_inside_a_process_group_gathers_every_process_rng(single_rank_group):
+    model, tl, _, opt, _ = tiny_setup(augment=False)
+    state = train.TrainState(model, opt, None, train.History(), epochs=3)
+    saved = train.checkpoint.pack_state(state, scaler=None, callbacks=[], loader=tl)
+    assert isinstance(saved["rng"], list) and len(saved["rng"]) == 1  # one entry per process
+    assert saved["rng"][0].keys() == train.checkpoint.rng_state(tl).keys()
+    train.checkpoint.restore_state(saved, state, scaler=None, callbacks=[], loader=tl)
 
 
 def test_resume_inside_a_process_group_reads_the_checkpoint_on_rank_0(tmp_path, single_rank_group):

@@ -230,6 +230,23 @@ def test_interrupted_and_resumed_ddp_run_ends_with_the_uninterrupted_weights(tmp
     assert [r["train_loss"] for r in a["rows"]] == [r["train_loss"] for r in b["rows"]]
 
 
+def test_a_single_process_checkpoint_does_not_resume_under_torchrun(tmp_path):
+    # written by one process (no torchrun): one set of random states, which two processes
+    # cannot share out; resuming must say so instead of reusing one stream twice (the crash
+    # after epoch 2 leaves the checkpoint of epoch 1)
+    args = ("fit", "--kind", "plain", "--epochs", "2", "--checkpoint", "--out", str(tmp_path))
+    one = run([sys.executable, str(HERE / "ddp_worker.py"), *args, "--stop-after", "2"], tmp_path)
+    assert one.returncode == 0 and "rank 0 interrupted" in one.stdout, one.stderr
+    assert isinstance(train.load_checkpoint(tmp_path / "run.pt")["rng"], dict)
+    resumed = worker(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode != 0
+    assert (
+        "the checkpoint was written by a single process; resume it with one process (not 2), "
+        "or start a new run" in resumed.stderr
+    )
+    assert not (tmp_path / "weights.pt").exists()
+
+
 # --------------------------------------------------------------------------- (d) bad launches
 
 
