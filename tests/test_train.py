@@ -1195,7 +1195,10 @@ def test_pack_state_writes_the_documented_format():
     assert saved["scaler"] is None and saved["scheduler"] is None
     assert saved["stopped"] is False and saved["epoch"] == 0  # a fresh TrainState
     # one process: its own random states, not a list of every process's
-    assert isinstance(saved["rng"], dict) and saved["rng"].keys() == train.checkpoint.rng_state(tl).keys()
+    assert (
+        isinstance(saved["rng"], dict)
+        and saved["rng"].keys() == train.checkpoint.rng_state(tl).keys()
+    )
 
 
 def test_a_checkpoint_of_two_processes_cannot_resume_in_one():
