@@ -114,9 +114,9 @@ def corr2d(x, kernel) -> np.ndarray:
 
     Same contract as :func:`corr2d_naive`: ``x`` (H, W), ``kernel`` (kh, kw) ->
     (H - kh + 1, W - kw + 1), except the type: ``einsum`` keeps the inputs' common type (float32
-    stays float32, as in torch; integers stay integers, as in scipy). ``sliding_window_view`` exposes every kh x kw window as a view
-    (no copy) of shape (out_h, out_w, kh, kw); one ``einsum`` multiplies each window by the
-    kernel and sums over the two window axes.
+    stays float32, as in torch; integers stay integers, as in scipy). ``sliding_window_view``
+    exposes every kh x kw window as a view (no copy) of shape (out_h, out_w, kh, kw); one
+    ``einsum`` multiplies each window by the kernel and sums over the two window axes.
     """
     x, kernel = _check_2d(x, kernel)
     windows = sliding_window_view(x, kernel.shape)
