@@ -20,7 +20,8 @@ Both graders use this one function, :func:`execute_notebook`: ``nbgrader autogra
 - the submission runs in a writable scratch copy of its folder (regular files only; symbolic
   links are dropped); the original is never written;
 - no network, new PID/IPC/UTS namespaces, a new session, no root (a root grader's sandbox runs
-  as ``nobody``), limits on address space, processes, file size and open files, a per-cell
+  as a user of its own, see :func:`sandbox_uid`), limits on address space, processes, file size
+  and open files, a per-cell
   timeout and a per-notebook wall budget; when the notebook ends, or the grader dies, every
   process of the sandbox is killed (``--die-with-parent``, PID namespace).
 
@@ -73,6 +74,11 @@ MOUNT_JOB = "/opt/cnncourse-job"
 WORK = "/home/student/work"
 HOME = "/home/student"
 MIB = 1 << 20
+# A root grader runs each sandbox as a user id of its own from this range, which no account uses
+# (one block of 64 per grader process id; process ids are below 2**22).
+SANDBOX_UIDS = range(0x6000_0000, 0x7000_0000)
+_uid_lock = threading.Lock()
+_uid_next = 0
 INSTALL_HINT = (
     "Grading runs student code only inside a bubblewrap sandbox, and `bwrap` was not found. "
     "Install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install "
@@ -83,6 +89,29 @@ INSTALL_HINT = (
 
 class SandboxUnavailable(RuntimeError):
     """No OS sandbox on this machine; the message names the fix."""
+
+
+def sandbox_uid() -> int:
+    """The user id a root grader's next sandbox runs as, unique among running sandboxes.
+
+    The kernel's process limit (``RLIMIT_NPROC``) counts every task of a user id. Were all
+    sandboxes one user ("nobody"), a fork bomb in one submission would use up the limit of a
+    sandbox graded at the same time, whose kernel would then die at start and score zero. One
+    user id per sandbox keeps each limit to its own tasks (and other sandboxes out of reach of
+    its signals). Ids are ``SANDBOX_UIDS.start + 64 * pid + n``: 64 at a time per grader process,
+    skipping any id that names an account.
+    """
+    global _uid_next
+    import pwd
+
+    with _uid_lock:
+        while True:
+            n, _uid_next = _uid_next, (_uid_next + 1) % 64
+            uid = SANDBOX_UIDS.start + 64 * os.getpid() + n
+            try:
+                pwd.getpwuid(uid)
+            except KeyError:
+                return uid
 
 
 @dataclass(frozen=True)
@@ -304,7 +333,7 @@ def bwrap_command(
     ]
     if os.geteuid() == 0:
         # bwrap as root does not need a user namespace; the runner keeps these two capabilities
-        # only to switch to "nobody" before anything of the submission runs.
+        # only to switch to the job's own user id before anything of the submission runs.
         cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         cmd += ["--unshare-user"]
@@ -453,6 +482,7 @@ def _job_dir(
                 "skip_tag": SKIP_TAG,
                 "shortcuts": {k: list(v) for k, v in (shortcuts or {}).items()},
                 "trusted": _trusted_cells(nb),
+                "uid": sandbox_uid() if os.geteuid() == 0 else None,
             }
         )
     )

@@ -31,16 +31,18 @@ import sys
 import time
 from pathlib import Path
 
-UNPRIVILEGED = 65534  # "nobody": the sandbox never runs a submission as root
+UNPRIVILEGED = 65534  # "nobody", for a job that names no user id: never root
 MARKER = "\n... output truncated by the grader ...\n"
 
 
-def _drop_root() -> None:
+def _drop_root(uid: int | None) -> None:
+    """As root, become the job's own user (and group) id: see ``cnncourse.sandbox.sandbox_uid``."""
     if os.getuid() != 0:
         return
+    uid = UNPRIVILEGED if uid is None else int(uid)
     os.setgroups([])
-    os.setgid(UNPRIVILEGED)
-    os.setuid(UNPRIVILEGED)
+    os.setgid(uid)
+    os.setuid(uid)
     if os.getuid() == 0 or os.geteuid() == 0:  # pragma: no cover - setuid cannot fail silently
         raise SystemExit("could not drop root")
 
@@ -293,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     result = os.fdopen(os.dup(result_fd), "w", encoding="utf-8")  # not inherited by the kernel
     os.close(result_fd)
     if not os.environ.get("CNNCOURSE_UNSAFE_NO_SANDBOX"):
-        _drop_root()
+        _drop_root(job.get("uid"))
     _set_limits(job["limits"])
     if mplconfig and Path(mplconfig).is_dir() and os.environ.get("MPLCONFIGDIR"):
         Path(os.environ["MPLCONFIGDIR"]).mkdir(parents=True, exist_ok=True)

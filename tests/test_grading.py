@@ -101,14 +101,6 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def _require_bwrap() -> None:
-    if shutil.which("bwrap"):
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
-    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
-
-
 def _errors(nb) -> list[dict]:
     rows = []
     for i, cell in enumerate(nb.cells):
@@ -212,7 +204,7 @@ def _shared_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def course_run(tmp_path_factory):
     """``course_run(assignment)`` -> summary, computed once per test session (xdist included)."""
-    _require_bwrap()
+    grading_cases.require_bwrap()
     shared = _shared_dir(tmp_path_factory)
     cache: dict[str, dict] = {}
 
@@ -352,7 +344,7 @@ def _self_grade(
     for rel, text in (files or {}).items():
         (path.parent / rel).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / rel).write_text(text)
-    _require_bwrap()
+    grading_cases.require_bwrap()
     before = path.read_bytes()
     report = grade.grade_notebook(path, grading_cases.solution_path(assignment), timeout=TIMEOUT)
     assert path.read_bytes() == before, "self-grading must not modify the notebook"
@@ -399,7 +391,7 @@ def test_self_grade_resists_attacks(attack, tmp_path):
 
 
 def test_self_grade_command_prints_table_and_exit_codes(tmp_path):
-    _require_bwrap()
+    grading_cases.require_bwrap()
     exercise = grading_cases.exercise_path(tampering.A)
     done = subprocess.run(
         [sys.executable, "-m", "cnncourse.grade", str(exercise)],
@@ -693,7 +685,7 @@ def run_hostile_course(workdir: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def hostile_run(tmp_path_factory):
-    _require_bwrap()
+    grading_cases.require_bwrap()
     shared = _shared_dir(tmp_path_factory)
     summary = shared / "hostile.json"
     with open(shared / "hostile.lock", "w") as lock:
@@ -895,7 +887,7 @@ def test_feedback_hides_hidden_tests_and_their_traceback():
 def test_a_sandbox_that_cannot_start_is_an_error_not_zero_points(monkeypatch):
     from cnncourse import sandbox
 
-    _require_bwrap()
+    grading_cases.require_bwrap()
     monkeypatch.setattr(
         sandbox,
         "bwrap_command",

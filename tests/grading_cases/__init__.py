@@ -7,20 +7,35 @@ wrong ("the output size is off by one"), so that they stay valid when a solution
 - :func:`correct_submission` -- the exercise with every answer cell filled from the solution;
 - :class:`Case` -- a named submission with the grade_ids of the test cells that must fail;
 - ``grading_cases.<assignment>.WRONG`` -- at least two realistic wrong submissions each;
-- :mod:`grading_cases.tampering` -- submissions that attack the grader.
+- :mod:`grading_cases.tampering` -- submissions that attack the grader;
+- :func:`require_bwrap` -- skip a sandbox test without bubblewrap (fail under ``CI=true``).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def require_bwrap() -> None:
+    """Grading runs only in the bubblewrap sandbox: without it these tests skip, in CI they fail."""
+    if shutil.which("bwrap"):
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("bubblewrap is missing; CI must install it (apt-get install -y bubblewrap)")
+    pytest.skip("bubblewrap is missing: `sudo apt-get install bubblewrap` enables these tests")
+
+
 SOLUTION_REGION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===\n?", re.DOTALL)
 STUB = re.compile(
