@@ -21,9 +21,8 @@ Both graders use this one function, :func:`execute_notebook`: ``nbgrader autogra
   links are dropped); the original is never written;
 - no network, new PID/IPC/UTS namespaces, a new session, no root (a root grader's sandbox runs
   as a user of its own, see :func:`sandbox_uid`), limits on address space, processes, file size
-  and open files, a per-cell
-  timeout and a per-notebook wall budget; when the notebook ends, or the grader dies, every
-  process of the sandbox is killed (``--die-with-parent``, PID namespace).
+  and open files, a per-cell timeout and a per-notebook wall budget; when the notebook ends, or
+  the grader dies, every process of the sandbox is killed (``--die-with-parent``, PID namespace).
 
 The executed cells come back over a pipe as JSON lines with a size cap; the trusted side takes
 outputs only for the code cells it sent, validates them with nbformat, truncates them, and marks
