@@ -18,7 +18,9 @@ Both graders use this one function, :func:`execute_notebook`: ``nbgrader autogra
   grader's home (``~/.ipython``, ``~/.jupyter``, ``~/.local``, caches): ``HOME``, ``/tmp`` and the
   working folder are private, size-limited tmpfs;
 - the submission runs in a writable scratch copy of its folder (regular files only; symbolic
-  links are dropped); the original is never written;
+  links are dropped); the original is never written; neither the runner nor the kernel looks for
+  modules in that folder, so a submitted ``shlex.py`` or ``ipykernel_launcher.py`` never replaces
+  grader code;
 - no network, new PID/IPC/UTS namespaces, a new session, no root (a root grader's sandbox runs
   as a user of its own, see :func:`sandbox_uid`), limits on address space, processes, file size
   and open files, a per-cell timeout and a per-notebook wall budget; when the notebook ends, or

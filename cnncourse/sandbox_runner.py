@@ -8,7 +8,9 @@ and the kernel runs. The runner
 1. drops root (when the grader runs as root) to an unprivileged user, then sets the resource
    limits (address space, processes, file size, open files), which the kernel inherits;
 2. starts a kernel and runs the code cells one by one, each with the per-cell timeout cut to
-   what is left of the notebook's wall budget; outputs of a cell are capped while they arrive;
+   what is left of the notebook's wall budget; outputs of a cell are capped while they arrive.
+   Neither this runner nor the kernel imports anything from the working folder
+   (:func:`_forget_working_folder`, :data:`LAUNCH_KERNEL`);
 3. first writes ``{"event": "started"}``; after each code cell writes one JSON line ``{"event": "cell", "index", "execution_count",
    "outputs"}`` to the result pipe (a descriptor that no child inherits), and at the end
    ``{"event": "stop", "index", "reason", "message"}`` when it stopped early, then
@@ -33,6 +35,15 @@ from pathlib import Path
 
 UNPRIVILEGED = 65534  # "nobody", for a job that names no user id: never root
 MARKER = "\n... output truncated by the grader ...\n"
+KERNEL_NAME = "cnncourse-grader"
+# The kernel's start: `python -m ipykernel_launcher` would look for ipykernel_launcher (and every
+# module the kernel imports before its first cell) in the working folder first, where the
+# submission's files are. `python -c` puts "" (that folder) first on sys.path too; this drops it
+# before anything is imported.
+LAUNCH_KERNEL = (
+    "import sys; sys.path[:] = [p for p in sys.path if p]; "
+    "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()"
+)
 
 
 def _drop_root(uid: int | None) -> None:
@@ -73,6 +84,32 @@ def _tasks_of_user() -> int:
         except OSError:
             continue
     return count
+
+
+def _forget_working_folder(work: Path) -> None:
+    """Drop the working folder from this runner's sys.path (`python -m` put it first).
+
+    The submission's files are copied there, and the runner imports more modules after that
+    (``shlex``, ``IPython``, ...): a submitted ``shlex.py`` would run in the process that writes
+    the results.
+    """
+    here = {Path.cwd().resolve(), work.resolve()}
+    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() not in here]
+
+
+def _install_kernel_spec() -> Path:
+    """A kernel spec that starts the kernel with :data:`LAUNCH_KERNEL`, found first (JUPYTER_PATH)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cnncourse-kernel-"))
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", LAUNCH_KERNEL, "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3 (grader)", "language": "python"})
+    )
+    os.environ["JUPYTER_PATH"] = str(folder)
+    return folder
 
 
 def _cut(text: str, limit: int) -> str:
@@ -150,7 +187,7 @@ def _make_client(nb, job: dict, work: Path):
         nb,
         on_cell_executed=record_reply_error,
         timeout=int(job["limits"]["cell_timeout"]),
-        kernel_name="python3",
+        kernel_name=KERNEL_NAME,
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={
@@ -189,18 +226,26 @@ def _copy_files(src: Path, dest: Path) -> None:
 
 
 def run(inbox: Path, work: Path, result) -> None:
-    import nbformat
-    from nbclient.exceptions import DeadKernelError
-
     job = json.loads((inbox / "job.json").read_text())
     deadline = time.monotonic() + float(job["limits"]["notebook_budget"])
-    skip = job["skip_tag"]
 
     def emit(event: dict) -> None:
         result.write(json.dumps(event) + "\n")
         result.flush()
 
     emit({"event": "started"})
+    spec = _install_kernel_spec()
+    try:
+        _run_cells(inbox, work, job, deadline, emit)
+    finally:
+        shutil.rmtree(spec, ignore_errors=True)
+
+
+def _run_cells(inbox: Path, work: Path, job: dict, deadline: float, emit) -> None:
+    import nbformat
+    from nbclient.exceptions import DeadKernelError
+
+    skip = job["skip_tag"]
     _copy_files(inbox / "files", work)
     nb = nbformat.read(inbox / "notebook.ipynb", as_version=4)
     client = _make_client(nb, job, work)
@@ -291,6 +336,7 @@ def _shortcut_errors(client, cell) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     inbox, work, mplconfig, result_fd = Path(argv[0]), Path(argv[1]), argv[2], int(argv[3])
+    _forget_working_folder(work)
     job = json.loads((inbox / "job.json").read_text())
     result = os.fdopen(os.dup(result_fd), "w", encoding="utf-8")  # not inherited by the kernel
     os.close(result_fd)

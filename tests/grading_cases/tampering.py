@@ -179,6 +179,55 @@ close = equal = shape = numbers_list = one_of = raises = that = _ok
 SHADOW_NUMPY = "raise ImportError('this is the submitted numpy.py, not numpy')\n"
 
 
+FAKE_KERNEL = '''"""A submitted ipykernel_launcher.py: a kernel that skips every test cell."""
+import os
+import sys
+
+sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+
+_run = InteractiveShell.run_cell_async
+
+
+async def run_cell_async(self, raw_cell, *args, **kwargs):
+    if "check." in raw_cell:
+        raw_cell, kwargs["transformed_cell"] = "pass", "pass\\n"
+    return await _run(self, raw_cell, *args, **kwargs)
+
+
+InteractiveShell.run_cell_async = run_cell_async
+from ipykernel import kernelapp  # noqa: E402
+
+kernelapp.launch_new_instance()
+'''
+
+FAKE_RUNNER_MODULE = '''"""A submitted shlex.py: the grader's runner imports it, and then drops every error output."""
+import importlib.util
+import os
+import sysconfig
+
+_spec = importlib.util.spec_from_file_location(
+    "shlex", os.path.join(sysconfig.get_path("stdlib"), "shlex.py")
+)
+_real = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_real)
+globals().update({k: v for k, v in vars(_real).items() if not k.startswith("__")})
+try:
+    from nbclient import NotebookClient
+except ImportError:
+    pass
+else:
+    _execute = NotebookClient.execute_cell
+
+    def execute_cell(self, cell, *args, **kwargs):
+        cell = _execute(self, cell, *args, **kwargs)
+        cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+        return cell
+
+    NotebookClient.execute_cell = execute_cell
+'''
+
+
 def ipython_escape():
     nb = _base(OFF_BY_ONE)
     _insert_after(
@@ -295,6 +344,20 @@ ATTACKS = [
             "cnncourse/check.py": SHADOW_CHECK,
         },
         description="wrong q5 answers; submits numpy.py and a cnncourse/check.py that passes everything",
+    ),
+    Attack(
+        "tamper_fake_kernel",
+        lambda: _base(OFF_BY_ONE),
+        OFF_BY_ONE_FAILS,
+        files={"ipykernel_launcher.py": FAKE_KERNEL},
+        description="wrong corr2d; submits ipykernel_launcher.py, a kernel that skips test cells",
+    ),
+    Attack(
+        "tamper_fake_runner_module",
+        lambda: _base(OFF_BY_ONE),
+        OFF_BY_ONE_FAILS,
+        files={"shlex.py": FAKE_RUNNER_MODULE},
+        description="wrong corr2d; submits shlex.py, which the grader's runner would import",
     ),
     Attack(
         "tamper_long_print_then_warns",
