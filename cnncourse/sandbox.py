@@ -43,6 +43,7 @@ import copy
 import fcntl
 import functools
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -79,7 +80,7 @@ MIB = 1 << 20
 # (one block of 64 per grader process id; process ids are below 2**22).
 SANDBOX_UIDS = range(0x6000_0000, 0x7000_0000)
 _uid_lock = threading.Lock()
-_uid_next = 0
+_uid_count = itertools.count()
 INSTALL_HINT = (
     "Grading runs student code only inside a bubblewrap sandbox, and `bwrap` was not found. "
     "Install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install "
@@ -102,13 +103,11 @@ def sandbox_uid() -> int:
     its signals). Ids are ``SANDBOX_UIDS.start + 64 * pid + n``: 64 at a time per grader process,
     skipping any id that names an account.
     """
-    global _uid_next
     import pwd
 
     with _uid_lock:
         while True:
-            n, _uid_next = _uid_next, (_uid_next + 1) % 64
-            uid = SANDBOX_UIDS.start + 64 * os.getpid() + n
+            uid = SANDBOX_UIDS.start + 64 * os.getpid() + next(_uid_count) % 64
             try:
                 pwd.getpwuid(uid)
             except KeyError:
